@@ -1,0 +1,447 @@
+# api.pxi: the single-threaded face of the model, for the differential tests
+# against stress/reference.py, the deterministic tests of the series' claims
+# and the checker tests.  One thread plays every role: each worker operation
+# runs on that worker's cpu slot, every other operation on the "system" slot
+# (cpu == workers).  Work items and RCU callbacks run only when asked
+# (run_work, grace_period), so a test controls every interleaving.
+
+cdef mem_cgroup *_memcg_by_id(long mid) noexcept nogil:
+    cdef ms_list *n = memcg_all.next
+    while n != &memcg_all:
+        if (<mem_cgroup *>n.owner).id == mid:
+            return <mem_cgroup *>n.owner
+        n = n.next
+    return NULL
+
+cdef str _state_name(int st):
+    return ("none", "online", "offline", "released", "freed")[st]
+
+cdef int _cur_cpu = -1
+
+cdef void _as_cpu(int cpu):
+    global _cur_cpu
+    if ms_cpu != cpu:
+        ms_thread_register(cpu)
+    _cur_cpu = cpu
+
+
+cdef class Model:
+    """The native model driven one operation at a time.
+
+    Model(workers=2, mode="reparent", mutant=None, max_held=100000, seed=1)
+
+    Only one Model (or run) exists per process at a time: the model's state
+    is global, as the kernel's is.
+    """
+    cdef public int workers
+    cdef public str mode
+    cdef int sys_cpu
+
+    def __init__(self, int workers=2, str mode="reparent", mutant=None,
+                 long max_held=100000, unsigned long long seed=1):
+        if mode not in ("reparent", "legacy"):
+            raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
+        if mutant is not None and mutant not in MUTANT_IDS:
+            raise ValueError(f"unknown mutant {mutant!r}; valid: {', '.join(MUTANT_IDS)}")
+        _setup(workers, 1 if mode == "legacy" else 0, MUTANT_IDS.get(mutant or "", 0),
+               max_held, seed, 1)
+        self.workers = workers
+        self.mode = mode
+        self.sys_cpu = workers
+        _as_cpu(self.sys_cpu)
+
+    def close(self):
+        if ms_cpu >= 0:
+            ms_thread_unregister()
+
+    # ---- helpers ----
+    cdef mem_cgroup *_memcg(self, long mid) except NULL:
+        cdef mem_cgroup *m = _memcg_by_id(mid)
+        if m == NULL:
+            raise KeyError(f"no memcg {mid}")
+        return m
+
+    cdef ms_worker *_worker(self, int w) except NULL:
+        if w < 0 or w >= self.workers:
+            raise IndexError(f"no worker {w}")
+        _as_cpu(w)
+        poll_kick()
+        return &workers[w]
+
+    # ---- controller operations ----
+    def mkdir(self, long parent_id):
+        """A new memcg under parent_id; its id, or None when ids run out."""
+        cdef mem_cgroup *p = self._memcg(parent_id)
+        cdef mem_cgroup *m
+        if p.state != MEMCG_ONLINE:
+            return None
+        _as_cpu(self.sys_cpu)
+        m = mem_cgroup_create(p)
+        return None if m == NULL else m.id
+
+    def rmdir(self, long mid):
+        """Remove an online memcg with no online child and no worker."""
+        cdef mem_cgroup *m = self._memcg(mid)
+        _as_cpu(self.sys_cpu)
+        if memcg_nr_workers(m):
+            return False
+        return mem_cgroup_rmdir(m) == 0
+
+    def migrate(self, int w, long mid):
+        cdef mem_cgroup *m = self._memcg(mid)
+        if w < 0 or w >= self.workers:
+            raise IndexError(f"no worker {w}")
+        if m.state != MEMCG_ONLINE:
+            return False
+        _as_cpu(self.sys_cpu)
+        mem_cgroup_migrate(&workers[w].memcg, m)
+        return True
+
+    def set_limit(self, long mid, limit):
+        cdef mem_cgroup *m = self._memcg(mid)
+        _as_cpu(self.sys_cpu)
+        mem_cgroup_set_limit(m, 0x7fffffffffffffff if limit is None else limit)
+
+    def kmem_cache_create(self, int size, int objects, int order, bint reclaimable=False,
+                          bint typesafe=False):
+        _as_cpu(self.sys_cpu)
+        cdef int idx = kmem_cache_create(size, objects, order, reclaimable, typesafe)
+        return None if idx < 0 else idx
+
+    def root_live_objects(self, int index):
+        """Objects of this root (and its children) held by workers or in mailboxes."""
+        cdef long n = 0
+        cdef int i
+        for i in range(self.workers):
+            n += workers[i].live_by_root[index]
+        return n
+
+    def kmem_cache_destroy(self, int index):
+        """Drop one reference on root `index`; refused (False) while objects
+        of it are held, as a module must free its objects before unloading."""
+        if index < 0 or index >= MAX_ROOTS or roots[index] == NULL:
+            return False
+        if roots[index].refcount == 1 and self.root_live_objects(index):
+            return False
+        _as_cpu(self.sys_cpu)
+        return kmem_cache_destroy(index) == 0
+
+    # ---- worker operations ----
+    def alloc(self, int w, int root_index):
+        """Worker w allocates from root `root_index`: True, or False when the
+        root does not exist or the charge was refused."""
+        cdef ms_worker *wk = self._worker(w)
+        if root_index < 0 or root_index >= MAX_ROOTS or roots[root_index] == NULL:
+            return False
+        return worker_alloc(wk, roots[root_index])
+
+    def free(self, int w, long i):
+        """Worker w frees its held object i (the last one moves to i)."""
+        cdef ms_worker *wk = self._worker(w)
+        if i < 0 or i >= wk.n_held:
+            raise IndexError(f"worker {w} holds {wk.n_held} objects")
+        worker_free_held(wk, i)
+
+    def send(self, int w, long i, int to):
+        """Worker w hands its object i to worker `to`'s mailbox."""
+        cdef ms_worker *wk = self._worker(w)
+        if i < 0 or i >= wk.n_held:
+            raise IndexError(f"worker {w} holds {wk.n_held} objects")
+        if to < 0 or to >= self.workers or to == w:
+            raise IndexError(f"bad receiver {to}")
+        worker_send(wk, i, to)
+
+    def receive(self, int w):
+        """Worker w frees one object from its mailbox; False when empty."""
+        cdef ms_worker *wk = self._worker(w)
+        if mpsc_empty(&wk.mailbox):
+            return False
+        worker_receive(wk)
+        return True
+
+    def held(self, int w):
+        if w < 0 or w >= self.workers:
+            raise IndexError(f"no worker {w}")
+        return workers[w].n_held
+
+    def held_caches(self, int w):
+        """Cache id of each object worker w holds, in order."""
+        return [workers[w].held[i].page.cache.id for i in range(workers[w].n_held)]
+
+    # ---- asynchronous machinery ----
+    def run_work(self, int n=1):
+        """Run up to n queued work items; how many ran."""
+        cdef int i, done = 0
+        _as_cpu(self.sys_cpu)
+        for i in range(n):
+            if not wq_run_one():
+                break
+            done += 1
+        return done
+
+    def pending_work(self):
+        cdef long k = 0
+        cdef mpsc_node *q = workqueue.tail
+        while q != NULL:
+            if q != &workqueue.stub:
+                k += 1
+            q = q.next
+        return k
+
+    def grace_period(self):
+        """End one grace period: run the RCU callbacks queued before it."""
+        _as_cpu(self.sys_cpu)
+        return rcu_process_callbacks()
+
+    def pending_callbacks(self):
+        return rcu_pending_callbacks()
+
+    def settle(self, int rounds=50):
+        """Run work and grace periods until nothing is pending."""
+        cdef int i
+        _as_cpu(self.sys_cpu)
+        for i in range(rounds):
+            if not self.run_work(1000000) and not self.grace_period():
+                break
+
+    def drain(self):
+        """Every worker frees everything, then every cgroup is removed and
+        the module caches (all roots but the built-in ones) destroyed."""
+        cdef int w
+        cdef mem_cgroup *m
+        cdef ms_list *n
+        for w in range(self.workers):
+            self._worker(w)
+            while workers[w].n_held:
+                worker_free_held(&workers[w], workers[w].n_held - 1)
+        for w in range(self.workers):
+            self._worker(w)
+            while not mpsc_empty(&workers[w].mailbox):
+                worker_receive(&workers[w])
+            flush_cpu_slabs(True)
+        _as_cpu(self.sys_cpu)
+        for w in range(self.workers):
+            if workers[w].memcg != root_mem_cgroup:
+                mem_cgroup_migrate(&workers[w].memcg, root_mem_cgroup)
+        while True:
+            removed = False
+            for mid in self.memcg_ids():
+                m = _memcg_by_id(mid)
+                if m != root_mem_cgroup and m.state == MEMCG_ONLINE and mem_cgroup_rmdir(m) == 0:
+                    removed = True
+            if not removed:
+                break
+        for i in range(len(BUILTIN_ROOTS), MAX_ROOTS):
+            while roots[i] != NULL:
+                kmem_cache_destroy(i)
+        self.settle(1000)
+
+    def memcg_ids(self):
+        out = []
+        cdef ms_list *n = memcg_all.next
+        while n != &memcg_all:
+            out.append((<mem_cgroup *>n.owner).id)
+            n = n.next
+        return out
+
+    # ---- checking ----
+    def check(self, bint final=False):
+        """Run every checker now; the violations it found (dicts)."""
+        cdef long first = READ_ONCE_L(&nr_violations)
+        _as_cpu(self.sys_cpu)
+        run_checkers(final)
+        return violations_since(first)
+
+    def violations(self):
+        return violations_since(0)
+
+    def snapshot(self):
+        """Every counter, stat, refcount, state and list of the model, with
+        memcgs and caches named by their ids (the differential tests compare
+        this with stress.reference.Model.snapshot())."""
+        cdef ms_list *n
+        cdef ms_list *n2
+        cdef mem_cgroup *m
+        cdef kmem_cache *s
+        cdef kmem_cache *c
+        cdef ms_page *pg
+        cdef int i, cpu
+        cdef long *p
+        memcgs = {}
+        n = memcg_all.next
+        while n != &memcg_all:
+            m = <mem_cgroup *>n.owner
+            pcpu = []
+            loc = [0, 0]
+            for cpu in range(ms_nr_cpu_ids):
+                p = per_cpu_ptr_L(m.pcpu, cpu)
+                pcpu.append([p[0], p[1]])
+                loc[0] += p[2]
+                loc[1] += p[3]
+            kids = []
+            n2 = m.children.next
+            while n2 != &m.children:
+                kids.append((<mem_cgroup *>n2.owner).id)
+                n2 = n2.next
+            kc = []
+            n2 = m.kmem_caches.next
+            while n2 != &m.kmem_caches:
+                kc.append((<kmem_cache *>n2.owner).id)
+                n2 = n2.next
+            memcgs[m.id] = {
+                "parent": m.parent.id if m.parent != NULL else None,
+                "state": _state_name(m.state),
+                "kmem_state": m.kmem_state,
+                "kmemcg_id": m.kmemcg_id,
+                "css": percpu_ref_count(&m.css),
+                "css_dying": bool(percpu_ref_is_dying(&m.css)),
+                "memory": m.memory,
+                "limit": None if m.limit == 0x7fffffffffffffff else m.limit,
+                "stat": [m.stat[0], m.stat[1]],
+                "pcpu_stat": pcpu,
+                "local": loc,
+                "nr_dying_descendants": m.nr_dying_descendants,
+                "online_cnt": m.online_cnt,
+                "offline_pending": bool(m.offline_pending),
+                "children": kids,
+                "kmem_caches": kc,
+            }
+            n = n.next
+        rootsd = {}
+        caches = {}
+        for i in range(MAX_ROOTS):
+            s = roots[i]
+            if s == NULL:
+                continue
+            entries = {}
+            for j in range(s.memcg_caches.size):
+                if s.memcg_caches.entries[j] != NULL:
+                    entries[j] = s.memcg_caches.entries[j].id
+            kids = []
+            rootsd[i] = {
+                "id": s.id, "size": s.size, "objects": s.objects, "order": s.order,
+                "reclaimable": bool(s.reclaimable), "typesafe": bool(s.typesafe),
+                "refcount": s.refcount, "dying": bool(s.dying),
+                "array_size": s.memcg_caches.size, "entries": entries,
+                "children": kids, "pages": _page_list(s),
+                "cpu_free": [per_cpu_ptr_L(s.cpu_slab, cpu)[2] for cpu in range(ms_nr_cpu_ids)],
+            }
+            n = s.children.next
+            while n != &s.children:
+                c = <kmem_cache *>n.owner
+                kids.append(c.id)
+                caches[c.id] = {
+                    "root": i, "memcg": c.memcg.id, "refcnt": percpu_ref_count(&c.refcnt),
+                    "dying": bool(percpu_ref_is_dying(&c.refcnt)),
+                    "deactivated": bool(c.deactivated), "shut_down": bool(c.shut_down),
+                    "pages": _page_list(c),
+                    "cpu_free": [per_cpu_ptr_L(c.cpu_slab, cpu)[2] for cpu in range(ms_nr_cpu_ids)],
+                }
+                n = n.next
+        releasing = []
+        n = caches_releasing.next
+        while n != &caches_releasing:
+            releasing.append((<kmem_cache *>n.owner).id)
+            n = n.next
+        return {
+            "memcgs": memcgs,
+            "roots": rootsd,
+            "caches": caches,
+            "caches_releasing": releasing,
+            "node_stat": [percpu_counter_sum(&node_stat[0]), percpu_counter_sum(&node_stat[1])],
+            "nr_cache_ids": memcg_nr_cache_ids,
+            "workers": [{"memcg": workers[w].memcg.id, "held": self.held_caches(w),
+                         "mailbox": _mailbox_list(&workers[w].mailbox)}
+                        for w in range(self.workers)],
+            "pending_work": self.pending_work(),
+        }
+
+    # ---- test-only hooks: corrupt the state a checker guards ----
+    def corrupt(self, str what):
+        """A deliberate corruption for checker tests: charge, stats, refs,
+        lists, objects, use-after-free, double-free, percpu-owner, lockdep,
+        refcount-negative, killed-cache."""
+        cdef mem_cgroup *m
+        cdef kmem_cache *c = NULL
+        cdef ms_list *n
+        cdef int i
+        _as_cpu(self.sys_cpu)
+        if what == "charge":
+            atomic_add_L(&root_mem_cgroup.memory, 1)
+        elif what == "stats":
+            atomic_add_L(&node_stat[0].count, 1)
+        elif what == "refs":
+            css_get(root_mem_cgroup)
+        elif what == "lists":
+            c = self._any_child_cache()
+            list_del_init(&c.kmem_caches_node)
+        elif what == "objects":
+            if workers[0].n_held == 0 or self.workers < 2:
+                raise RuntimeError("needs two workers and an object held by worker 0")
+            workers[1].held[workers[1].n_held] = workers[0].held[0]
+            workers[1].n_held += 1
+        elif what == "use-after-free":
+            m = workers[0].memcg
+            if m == root_mem_cgroup:
+                raise RuntimeError("worker 0 must be in a non-root memcg")
+            m.magic = POISON_MAGIC
+            _as_cpu(0)
+            worker_alloc(&workers[0], roots[0])
+            m.magic = MEMCG_MAGIC
+        elif what == "double-free":
+            if workers[0].n_held == 0:
+                raise RuntimeError("worker 0 must hold an object")
+            _as_cpu(0)
+            kmem_cache_free(workers[0].held[0])
+            kmem_cache_free(workers[0].held[0])
+            workers[0].held[0].state = OBJ_ALLOCATED
+            fetch_add_L(&ms_threads[0].counters[CNT_FREE], -1)
+        elif what == "percpu-owner":
+            i = ms_cpu_owner[self.sys_cpu]
+            ms_cpu_owner[self.sys_cpu] = -7
+            mod_memcg_state(root_mem_cgroup, 0, 0)
+            ms_cpu_owner[self.sys_cpu] = i
+        elif what == "lockdep":
+            memcg_update_cache_params(roots[0], roots[0].memcg_caches.size)
+        elif what == "refcount-negative":
+            c = self._any_child_cache()
+            percpu_ref_kill(&c.refcnt)
+            self.grace_period()
+            percpu_ref_put_many(&c.refcnt, percpu_ref_count(&c.refcnt) + 1)
+        elif what == "killed-cache":
+            c = self._any_child_cache()
+            percpu_ref_kill(&c.refcnt)
+            self.grace_period()
+            _as_cpu(0)
+            worker_alloc(&workers[0], c.root)
+        else:
+            raise ValueError(f"unknown corruption {what!r}")
+
+    cdef kmem_cache *_any_child_cache(self) except NULL:
+        cdef int i
+        for i in range(MAX_ROOTS):
+            if roots[i] != NULL and not list_empty(&roots[i].children):
+                return <kmem_cache *>roots[i].children.next.owner
+        raise RuntimeError("no child cache exists")
+
+
+cdef list _page_list(kmem_cache *s):
+    """(inuse, frozen, rcu_pending) of each page, in list order."""
+    out = []
+    cdef ms_list *n = s.pages.next
+    cdef ms_page *pg
+    while n != &s.pages:
+        pg = <ms_page *>n.owner
+        out.append((pg.state >> 1, pg.state & 1, pg.rcu_pending))
+        n = n.next
+    return out
+
+
+cdef list _mailbox_list(mpsc_queue *q):
+    out = []
+    cdef mpsc_node *x = q.tail
+    while x != NULL:
+        if x != &q.stub:
+            out.append((<ms_object *>x).page.cache.id)
+        x = x.next
+    return out

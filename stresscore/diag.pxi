@@ -1,0 +1,298 @@
+# diag.pxi: run-time support shared by the model and the engine.
+#
+#   - per-thread state (one padded slot per "CPU", written only by its thread)
+#   - the flight recorder: a lock-free ring of recent events per thread
+#   - violations: what the inline checks and the checkers report
+#   - delay injection: named points inside the race windows
+#   - the mutant table: deliberately broken protocol steps, for testing only
+#
+# Nothing here calls into Python; every function is noexcept nogil.
+
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset, memcpy, strncpy
+from libc.stdio cimport snprintf
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int nanosleep(const timespec *req, timespec *rem)
+
+# ---------------------------------------------------------------------------
+# Flight recorder events.  Each names the kernel path it comes from.
+cdef enum:
+    EV_NONE = 0
+    EV_ALLOC_SLOW          # new slab page for a cache (a: cache id, b: page pages)
+    EV_PAGE_FREE           # slab page freed (a: cache id, b: memcg id uncharged)
+    EV_CHARGE              # memcg_charge_slab (a: cache id, b: memcg id charged)
+    EV_CHARGE_FAIL         # charge over the limit (a: cache id, b: memcg id)
+    EV_GET_CACHE_MISS      # memcg_kmem_get_cache found no child cache (a: root, b: memcg)
+    EV_TRYGET_FAIL         # percpu_ref_tryget on a child cache failed (a: cache id)
+    EV_REMOTE_FREE         # free to a page that is not this cpu's slab (a: cache id)
+    EV_MAIL_SEND           # object handed to another worker (a: to cpu)
+    EV_MAIL_RECV           # objects received (a: count)
+    EV_MIGRATE             # task migration (a: worker cpu, b: new memcg id)
+    EV_MKDIR               # a: memcg id, b: parent id
+    EV_RMDIR               # a: memcg id
+    EV_OFFLINE_KMEM        # memcg_offline_kmem (a: memcg id, b: parent id)
+    EV_REPARENT            # one cache reparented (a: cache id, b: new memcg id)
+    EV_CACHE_CREATE        # memcg_create_kmem_cache published (a: cache id, b: memcg id)
+    EV_CACHE_DEACTIVATE    # a: cache id
+    EV_CACHE_KILL          # percpu_ref_kill on a child cache (a: cache id)
+    EV_CACHE_SHUTDOWN      # shutdown_cache (a: cache id)
+    EV_CACHE_RELEASE       # slab_kmem_cache_release (a: cache id)
+    EV_MEMCG_RELEASE       # css released (a: memcg id)
+    EV_MEMCG_FREE          # memcg freed after a grace period (a: memcg id)
+    EV_ROOT_CREATE         # kmem_cache_create (a: root index, b: refcount)
+    EV_ROOT_DESTROY        # kmem_cache_destroy (a: root index, b: refcount)
+    EV_ARRAY_GROW          # memcg_update_all_caches (a: new size)
+    EV_CHECKPOINT          # a: checkpoint number
+    EV_DELAY               # a: delay point, b: ns
+    EV_LIMIT               # limit change (a: memcg id, b: limit)
+    EV_VIOLATION           # a: invariant code
+    EV_KICK                # a worker flushed its cpu slabs (a: pages unfrozen)
+    EV_NR
+
+EV_NAMES = ["none", "alloc_slow", "page_free", "charge", "charge_fail",
+            "get_cache_miss", "tryget_fail", "remote_free", "mail_send",
+            "mail_recv", "migrate", "mkdir", "rmdir", "offline_kmem",
+            "reparent", "cache_create", "cache_deactivate", "cache_kill",
+            "cache_shutdown", "cache_release", "memcg_release", "memcg_free",
+            "root_create", "root_destroy", "array_grow", "checkpoint",
+            "delay", "limit", "violation", "kick"]
+
+cdef enum:
+    FR_SIZE = 64            # events kept per thread (a power of two)
+
+cdef struct fr_event:
+    unsigned long long ts   # ms_now_ns()
+    long ev
+    long a
+    long b
+
+# ---------------------------------------------------------------------------
+# Per-thread counters (padded per-thread slots, no shared writes).
+cdef enum:
+    CNT_ALLOC = 0           # objects allocated
+    CNT_FREE                # objects freed (own, received and drained)
+    CNT_REMOTE_FREE         # frees to a page that was not this cpu's slab
+    CNT_MAIL_SENT           # objects handed to another worker
+    CNT_PAGE_ALLOC          # slow path: new slab page
+    CNT_PAGE_FREE           # slow path: slab page freed
+    CNT_TRYGET_FAIL         # child cache tryget failures
+    CNT_ROOT_FALLBACK       # allocations served by the root cache of a non-root memcg
+    CNT_CREATE_QUEUED       # cache creation work queued
+    CNT_CHARGE_FAIL         # page charge refused by a limit
+    CNT_DELAYS              # delay injections taken
+    CNT_RCU_READ            # RCU read sections entered by the model
+    CNT_OPS                 # loop iterations (worker ops, controller actions)
+    CNT_NR
+
+CNT_NAMES = ["alloc", "free", "remote_free", "mail_sent", "page_alloc",
+             "page_free", "tryget_fail", "root_fallback", "create_queued",
+             "charge_fail", "delays", "rcu_read", "ops"]
+
+cdef enum:
+    MAX_ACTIVE = 128        # caches in which one cpu may hold an active slab
+
+cdef struct ms_thread:
+    # Everything here is written by the owning thread only, except where a
+    # field says otherwise.  Slots are cache-line aligned (ms_threads is).
+    long counters[16]                # CNT_*; read racily by reports
+    ms_rng rng                       # the thread's choices (seed, stream = cpu)
+    ms_rng rng_delay                 # delay injection draws (separate stream)
+    long fr_head                     # next flight-recorder slot
+    fr_event *fr                     # FR_SIZE events
+    void *active[MAX_ACTIVE]         # kmem_caches where this cpu has a slab
+    int nr_active
+    long kick_seen                   # last kick generation handled
+    void *page_pool                  # freed slab pages kept for reuse by this thread
+    int nr_pool
+    int role                         # ROLE_* (engine)
+    int in_use
+    char _pad[64]
+
+cdef ms_thread *ms_threads = NULL    # MS_MAX_CPUS slots, 64-byte aligned
+
+cdef inline ms_thread *this_thread() noexcept nogil:
+    return &ms_threads[ms_cpu]
+
+cdef inline void count_event(int which) noexcept nogil:
+    ms_threads[ms_cpu].counters[which] += 1
+
+cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
+    """Append to the calling thread's ring.  Lock-free: single writer; the
+    reader (a checkpoint or a violation dump) may see a torn latest entry."""
+    cdef ms_thread *t = &ms_threads[ms_cpu]
+    cdef fr_event *e = &t.fr[t.fr_head & (FR_SIZE - 1)]
+    e.ts = ms_now_ns()
+    e.ev = ev
+    e.a = a
+    e.b = b
+    WRITE_ONCE_L(&t.fr_head, t.fr_head + 1)
+
+# ---------------------------------------------------------------------------
+# Violations.
+cdef enum:
+    V_CHARGE = 1            # checker 1: page counters against the page walk
+    V_STATS                 # checker 2: slab stats (node and memcg)
+    V_REFS                  # checker 3: refcounts against enumerated holders
+    V_LISTS                 # checker 4: list membership
+    V_OBJECTS               # checker 5: objects held against allocations
+    V_USE_AFTER_FREE        # inline: a poisoned memcg, cache or array was read
+    V_KILLED_ALLOC          # inline: an allocation got a killed cache
+    V_DOUBLE_FREE           # inline: double or foreign free
+    V_REF_NEGATIVE          # inline: a refcount or page counter went negative
+    V_PCPU_OWNER            # inline: a per-cpu slot written by another thread
+    V_LOCKDEP               # inline: a lock rule was broken
+    V_LEAK                  # end of run: something outlived the drain
+    V_NR
+
+V_NAMES = ["none", "charge", "stats", "references", "lists", "objects",
+           "use-after-free", "alloc-from-killed-cache", "double-free",
+           "refcount-negative", "percpu-owner", "lockdep", "leak"]
+
+cdef enum:
+    MAX_VIOLATIONS = 32     # recorded in full; the rest are only counted
+    VMSG = 240
+
+cdef struct violation_rec:
+    int code
+    int cpu
+    unsigned long long ts
+    long a
+    long b
+    char msg[VMSG]
+    fr_event *dump          # MS_MAX_CPUS * FR_SIZE events, or NULL
+    long dump_heads[64]
+
+cdef ms_spinlock violation_lock
+cdef long nr_violations = 0          # atomic (fetch_add)
+cdef long violations_by_code[16]     # under violation_lock
+cdef violation_rec violations[MAX_VIOLATIONS]   # under violation_lock
+cdef int violation_dumps_left = 4
+
+cdef void report_violation(int code, long a, long b, const char *msg) noexcept nogil:
+    """Record a violation with a copy of every thread's flight recorder.
+    Callable from any thread, in any context but a held violation_lock."""
+    global violation_dumps_left
+    cdef long n
+    cdef violation_rec *v
+    cdef int c
+    spin_lock(&violation_lock)
+    n = READ_ONCE_L(&nr_violations)
+    violations_by_code[code] += 1
+    if n < MAX_VIOLATIONS:
+        v = &violations[n]
+        v.code = code
+        v.cpu = ms_cpu
+        v.ts = ms_now_ns()
+        v.a = a
+        v.b = b
+        strncpy(v.msg, msg, VMSG - 1)
+        v.msg[VMSG - 1] = 0
+        v.dump = NULL
+        if violation_dumps_left > 0:
+            violation_dumps_left -= 1
+            v.dump = <fr_event *>malloc(sizeof(fr_event) * MS_MAX_CPUS * FR_SIZE)
+            if v.dump != NULL:
+                for c in range(MS_MAX_CPUS):
+                    v.dump_heads[c] = READ_ONCE_L(&ms_threads[c].fr_head)
+                    memcpy(&v.dump[c * FR_SIZE], ms_threads[c].fr,
+                           sizeof(fr_event) * FR_SIZE)
+    WRITE_ONCE_L(&nr_violations, n + 1)
+    spin_unlock(&violation_lock)
+    if ms_cpu >= 0:
+        fr_record(EV_VIOLATION, code, a)
+
+cdef void violationf(int code, long a, long b, const char *fmt, long x, long y) noexcept nogil:
+    """report_violation with a message formatted from two numbers."""
+    cdef char buf[VMSG]
+    snprintf(buf, VMSG, fmt, x, y)
+    report_violation(code, a, b, buf)
+
+# ---------------------------------------------------------------------------
+# Delay injection (the KCSAN / DEBUG_YIELD idea): a thread reaching a named
+# point inside a race window waits for a seeded random time with a set
+# probability.
+cdef enum:
+    DP_GET_CACHE_ENTRY = 0   # memcg_kmem_get_cache: between entries[] read and tryget
+    DP_CHARGE_MEMCG          # memcg_charge_slab: between reading cache->memcg and the tryget/charge
+    DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge
+    DP_REPARENT_SWAP         # memcg_deactivate_kmem_caches: between the pointer swap and the css put
+    DP_REPARENT_SPLICE       # between list splice and css_get_many on the parent
+    DP_DEACTIVATE_DYING      # kmemcg_cache_deactivate: between the dying test and call_rcu
+    DP_CREATE_PUBLISH        # memcg_create_kmem_cache: before publishing entries[id]
+    DP_ARRAY_GROW            # memcg_update_cache_params: before publishing the new array
+    DP_FLUSH_STATS           # memcg_flush_percpu_vmstats: between summing and adding
+    DP_CACHE_KILL            # kmemcg_cache_deactivate_after_rcu: before percpu_ref_kill
+    DP_PAGE_FREE_PUT         # __free_slab: between the uncharge and the cache put
+    DP_OFFLINE_KMEM          # memcg_offline_kmem: between deactivation and the id change
+    DP_NR
+
+DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
+            "reparent_swap", "reparent_splice", "deactivate_dying",
+            "create_publish", "array_grow", "flush_stats", "cache_kill",
+            "page_free_put", "offline_kmem"]
+
+cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)
+cdef long dp_max_ns[16]               # maximum delay per point
+cdef long dp_taken[16]                # atomic: how often each point delayed
+
+cdef void _ms_delay(int point) noexcept nogil:
+    cdef ms_thread *t = &ms_threads[ms_cpu]
+    cdef unsigned long long r = ms_rng_next(&t.rng_delay)
+    cdef long ns
+    cdef unsigned long long until
+    cdef timespec ts
+    if <unsigned int>(r >> 32) >= dp_threshold[point]:
+        return
+    ns = <long>((r & 0xffffffffULL) % <unsigned long long>(dp_max_ns[point] + 1))
+    t.counters[CNT_DELAYS] += 1
+    atomic_add_L(&dp_taken[point], 1)
+    if (r & 3) == 0:
+        sched_yield()
+    elif ns < 20000:
+        until = ms_now_ns() + ns
+        while ms_now_ns() < until:
+            cpu_relax()
+    else:
+        ts.tv_sec = 0
+        ts.tv_nsec = ns
+        nanosleep(&ts, NULL)
+
+cdef inline void ms_delay(int point) noexcept nogil:
+    if dp_threshold[point] != 0 and ms_cpu >= 0:
+        _ms_delay(point)
+
+# ---------------------------------------------------------------------------
+# The mutant table (rcutorture's "busted" ops).  Each entry is a deliberate
+# bug for testing purposes only; `mutant` selects at most one per run.  The
+# Python side (stress/mutants.py) holds the same table with its prose.
+cdef enum:
+    M_NONE = 0
+    M_RCU_BUSTED                 # synchronize_rcu and call_rcu do not wait for readers
+    M_MEMCG_READ_UNPROTECTED     # the uncharge reads cache->memcg outside an RCU read section
+    M_DYING_FLAG_UNLOCKED        # the root's dying flag is tested and set without memcg_kmem_wq_lock
+    M_REPARENT_WITHOUT_SLAB_MUTEX  # the splice and the pointer swap run without slab_mutex
+    M_NO_PARENT_CSS_GET          # reparenting does not take the parent's references
+    M_NO_CHILD_CSS_PUT           # reparenting does not drop the child's references
+    M_ENTRIES_NOT_CLEARED        # deactivation leaves the cache in memcg_caches
+    M_KILL_WITHOUT_GRACE_PERIOD  # the child cache is killed without waiting for a grace period
+    M_ARRAY_FREE_WITHOUT_GRACE_PERIOD  # the old memcg_caches array is freed at once when it grows
+    M_CHARGE_OFFLINE_MEMCG       # the charge does not walk up past an offline memcg
+    M_CACHE_PUT_BEFORE_UNCHARGE  # __free_slab drops the page's cache refs before the uncharge
+    M_NO_FLUSH_ON_FREE           # a freed memcg's per-cpu stat residues are dropped, not flushed
+    M_CREATE_AFTER_OFFLINE       # cache creation does not check kmem_state: creates for offline memcgs
+    M_NR
+
+cdef int mutant = M_NONE              # read-only during a run
+
+cdef inline bint MUTANT(int m) noexcept nogil:
+    return mutant == m
+
+cdef enum:
+    MODE_REPARENT = 0
+    MODE_LEGACY = 1
+
+cdef int model_mode = MODE_REPARENT   # read-only during a run

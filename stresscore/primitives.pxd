@@ -1,0 +1,159 @@
+# cython: language_level=3
+"""Declarations of the native primitives (C headers in this folder).
+
+Declarations only.  Every function is ``noexcept nogil``: none can raise and
+none touches Python; the few that can fail return a status code (documented
+per function).  Memory orders are stated once, in atomics.h.
+"""
+
+cdef extern from "atomics.h" nogil:
+    enum: MS_CACHELINE
+    long READ_ONCE_L(const long *p) noexcept                 # relaxed load
+    void WRITE_ONCE_L(long *p, long v) noexcept              # relaxed store
+    int READ_ONCE_I(const int *p) noexcept                   # relaxed load
+    void WRITE_ONCE_I(int *p, int v) noexcept                # relaxed store
+    void *READ_ONCE_P(void **p) noexcept                     # relaxed load (C: void *const *)
+    void WRITE_ONCE_P(void **p, void *v) noexcept            # relaxed store
+    long smp_load_acquire_L(const long *p) noexcept          # acquire load
+    int smp_load_acquire_I(const int *p) noexcept            # acquire load
+    void *smp_load_acquire_P(void **p) noexcept              # acquire load (rcu_dereference)
+    void smp_store_release_L(long *p, long v) noexcept       # release store
+    void smp_store_release_I(int *p, int v) noexcept         # release store
+    void smp_store_release_P(void **p, void *v) noexcept     # release store (rcu_assign_pointer)
+    long cmpxchg_L(long *p, long old, long new) noexcept     # seq_cst CAS, returns the value seen
+    int cmpxchg_I(int *p, int old, int new) noexcept         # seq_cst CAS, returns the value seen
+    void *cmpxchg_P(void **p, void *old, void *new) noexcept # seq_cst CAS, returns the value seen
+    long xchg_L(long *p, long v) noexcept                    # seq_cst exchange, returns old
+    int xchg_I(int *p, int v) noexcept                       # seq_cst exchange, returns old
+    void *xchg_P(void **p, void *v) noexcept                 # seq_cst exchange, returns old
+    long fetch_add_L(long *p, long v) noexcept               # seq_cst, returns OLD value
+    int fetch_add_I(int *p, int v) noexcept                  # seq_cst, returns OLD value
+    long add_return_L(long *p, long v) noexcept              # seq_cst, returns NEW value
+    void atomic_add_L(long *p, long v) noexcept              # relaxed RMW, orders nothing
+    void smp_mb() noexcept                                   # full fence
+    void smp_rmb() noexcept                                  # load->load fence
+    void smp_wmb() noexcept                                  # store->store fence
+    void barrier() noexcept                                  # compiler-only fence
+    void cpu_relax() noexcept                                # spin-wait hint
+
+cdef extern from "clock.h" nogil:
+    unsigned long long ms_now_ns() noexcept                  # CLOCK_MONOTONIC in ns
+
+cdef extern from "prng.h" nogil:
+    cdef struct ms_rng:                                      # xoshiro256**, thread-private
+        unsigned long long s[4]
+    void ms_rng_seed(ms_rng *r, unsigned long long seed, unsigned long long stream) noexcept  # splitmix64 of (seed, stream)
+    unsigned long long ms_rng_next(ms_rng *r) noexcept      # 64 random bits
+    unsigned int ms_rng_below(ms_rng *r, unsigned int n) noexcept  # uniform [0, n), unbiased; 0 if n == 0
+    double ms_rng_double(ms_rng *r) noexcept                 # uniform [0, 1)
+
+cdef extern from "percpu.h" nogil:
+    enum: MS_MAX_CPUS
+    enum: PCPU_STRIDE
+    int ms_nr_cpu_ids                                        # slots in use (default MS_MAX_CPUS)
+    int ms_cpu                                               # this thread's slot, -1 if unregistered
+    void ms_set_nr_cpus(int n) noexcept                      # clamp to [1, MS_MAX_CPUS]; between runs only
+    void ms_thread_register(int cpu) noexcept                # claim slot cpu + become RCU reader; aborts if cpu out of range
+    void ms_thread_unregister() noexcept                     # release slot + reader; not inside a read section
+    int smp_processor_id() noexcept                          # == ms_cpu
+    int ms_thread_id() noexcept                              # unique small id, never 0
+    long *pcpu_alloc_longs() noexcept                        # zeroed, one line per slot; NULL on ENOMEM
+    void pcpu_free(long *base) noexcept                      # free pcpu_alloc_longs() storage
+    long *per_cpu_ptr_L(long *base, int cpu) noexcept        # slot of cpu
+    long *this_cpu_ptr_L(long *base) noexcept                # own slot (ms_cpu >= 0 only)
+    cdef struct percpu_counter:
+        long count                                           # atomic part
+        long *pcpu                                           # per-cpu residues
+        long batch                                           # spill threshold
+    int percpu_counter_init(percpu_counter *c, long batch) noexcept  # 0, or -1 on ENOMEM
+    void percpu_counter_destroy(percpu_counter *c) noexcept  # free the slots
+    void percpu_counter_add(percpu_counter *c, long v) noexcept      # own slot; spills when |slot| > batch
+    long percpu_counter_read(percpu_counter *c) noexcept     # atomic part only
+    long percpu_counter_sum(percpu_counter *c) noexcept      # exact when writers are quiescent
+
+cdef extern from "urcu.h" nogil:
+    enum: RCU_MAX_READERS
+    cdef struct rcu_head:
+        rcu_head *next                                       # private to the RCU core
+        void (*func)(rcu_head *) noexcept nogil              # set by call_rcu
+        void *owner                                          # free for the user
+    ctypedef void (*rcu_callback_t)(rcu_head *) noexcept nogil
+    void rcu_init() noexcept                                 # idempotent; registers membarrier
+    int rcu_has_membarrier() noexcept                        # 1 if readers use compiler barriers only
+    void rcu_read_lock() noexcept                            # enter (nestable) read section
+    void rcu_read_unlock() noexcept                          # leave read section
+    int rcu_read_lock_held() noexcept                        # 1 inside a read section
+    void synchronize_rcu() noexcept                          # wait for pre-existing readers; not inside a read section
+    void call_rcu(rcu_head *head, rcu_callback_t func) noexcept  # lock-free FIFO enqueue; func runs after a grace period
+    int rcu_process_callbacks() noexcept                     # batch so far: 1 GP + invoke; returns count (0: no GP)
+    int rcu_wait_for_callbacks(long timeout_ns) noexcept     # futex wait; 1 if callbacks are pending
+    void rcu_barrier() noexcept                              # all callbacks queued before it have run; not from a callback
+    void rcu_set_callback_thread_active(int on) noexcept     # a thread runs rcu_process_callbacks(): barrier waits on it
+    int rcu_pending_callbacks() noexcept                     # approximate count
+    void rcu_set_busted(int on) noexcept                     # a deliberate bug for testing purposes only
+    int rcu_is_busted() noexcept                             # current busted flag
+    unsigned long rcu_gp_count() noexcept                    # grace periods since reset
+    void rcu_gp_histogram(unsigned long *out) noexcept       # out[32]: bucket i = [2^i, 2^(i+1)) us
+    void rcu_stats_reset() noexcept                          # zero the statistics
+    unsigned long rcu_cb_invoked_count() noexcept            # callbacks invoked since reset
+
+cdef extern from "locks.h" nogil:
+    long lockdep_violations                                  # atomic count of broken lock rules
+    cdef struct ms_spinlock:
+        int locked
+        int owner
+    void spin_lock_init(ms_spinlock *l) noexcept             # unlocked
+    void spin_lock(ms_spinlock *l) noexcept                  # TTAS, yields when contended
+    void spin_unlock(ms_spinlock *l) noexcept                # release
+    int spin_trylock(ms_spinlock *l) noexcept                # 1 if acquired
+    int spin_is_locked(ms_spinlock *l) noexcept              # 1 if held by anyone
+    cdef struct ms_mutex:
+        int owner
+    void ms_mutex_init(ms_mutex *m) noexcept                 # unlocked
+    void ms_mutex_destroy(ms_mutex *m) noexcept              # pthread_mutex_destroy
+    void ms_mutex_lock(ms_mutex *m) noexcept                 # blocking
+    void ms_mutex_unlock(ms_mutex *m) noexcept               # release
+    int ms_mutex_trylock(ms_mutex *m) noexcept               # 1 if acquired
+    int lockdep_spin_held(ms_spinlock *l) noexcept           # 1 if the CALLING thread holds l
+    int lockdep_mutex_held(ms_mutex *m) noexcept             # 1 if the CALLING thread holds m
+    int lockdep_assert_held_mutex(ms_mutex *m) noexcept      # 0 if held, else count (+abort in MS_DEBUG) and -1
+    int lockdep_assert_held_spin(ms_spinlock *l) noexcept    # 0 if held, else count (+abort in MS_DEBUG) and -1
+
+cdef extern from "mpsc.h" nogil:
+    cdef struct mpsc_node:                                   # embed as the FIRST field
+        mpsc_node *next
+    cdef struct mpsc_queue:
+        mpsc_node *tail                                      # consumer end; walk tail->next only when quiescent
+        mpsc_node stub                                       # placeholder node: skip it in walks
+    void mpsc_init(mpsc_queue *q) noexcept                   # empty queue
+    void mpsc_push(mpsc_queue *q, mpsc_node *n) noexcept     # any thread, wait-free
+    mpsc_node *mpsc_pop(mpsc_queue *q) noexcept              # consumer only; NULL if empty or a push is mid-way
+    int mpsc_empty(mpsc_queue *q) noexcept                   # exact for the consumer
+
+cdef extern from "percpu_ref.h" nogil:
+    long percpu_ref_underflows                               # atomic: counts that went negative
+    long percpu_ref_warnings                                 # atomic: double kills
+    ctypedef void (*percpu_ref_func_t)(percpu_ref *) noexcept nogil
+    cdef struct percpu_ref:
+        long count                                           # atomic part (biased until switched)
+        unsigned long percpu_count_ptr                       # flags ATOMIC=1 DEAD=2
+        long *pcpu
+        percpu_ref_func_t release
+        percpu_ref_func_t confirm_switch
+        rcu_head rcu
+        void *owner                                          # free for the user
+        int switched                                         # 1 once folded into count
+    int percpu_ref_init(percpu_ref *ref, percpu_ref_func_t release, void *owner) noexcept  # percpu mode, count 1; 0 or -1 (ENOMEM)
+    void percpu_ref_exit(percpu_ref *ref) noexcept           # free slots; not while a switch is pending
+    void percpu_ref_get(percpu_ref *ref) noexcept            # +1
+    void percpu_ref_get_many(percpu_ref *ref, long nr) noexcept  # +nr
+    void percpu_ref_put(percpu_ref *ref) noexcept            # -1; release() at zero
+    void percpu_ref_put_many(percpu_ref *ref, long nr) noexcept   # -nr; release() at zero
+    int percpu_ref_tryget(percpu_ref *ref) noexcept          # 1 unless the count is zero
+    int percpu_ref_tryget_live(percpu_ref *ref) noexcept     # 1 unless killed (or zero)
+    void percpu_ref_kill(percpu_ref *ref) noexcept           # DEAD, switch to atomic after a GP, drop base ref
+    void percpu_ref_kill_and_confirm(percpu_ref *ref, percpu_ref_func_t confirm) noexcept  # same; confirm after the switch
+    int percpu_ref_is_dying(percpu_ref *ref) noexcept        # 1 once killed
+    int percpu_ref_is_zero(percpu_ref *ref) noexcept         # 1 in atomic mode at count 0
+    int percpu_ref_switch_pending(percpu_ref *ref) noexcept  # 1 between kill and the fold (switch holds a ref)
+    long percpu_ref_count(percpu_ref *ref) noexcept          # exact logical count; quiescent only

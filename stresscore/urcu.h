@@ -1,0 +1,114 @@
+/*
+ * urcu.h - user-space RCU, the urcu-memb design (liburcu's
+ * include/urcu/static/urcu-memb.h), with a 64-bit grace-period counter.
+ *
+ * Readers: rcu_read_lock()/rcu_read_unlock() touch only the thread's own
+ * cache-line-padded registry slot (no atomic RMW on shared memory).  The
+ * outermost lock copies the global grace-period counter into the slot; the
+ * outermost unlock stores 0.  Nesting is counted in a thread-local.
+ *
+ * smp_mb_slave() is a compiler barrier when sys_membarrier
+ * (MEMBARRIER_CMD_PRIVATE_EXPEDITED) was registered at rcu_init(), otherwise
+ * a full smp_mb(); the updater's smp_mb_master() is then the membarrier
+ * syscall (a full barrier on every running thread of the process), otherwise
+ * smp_mb().  Why a 64-bit counter needs no phase flip: see urcu.c.
+ *
+ * A thread becomes a reader with ms_thread_register() or, lazily, on its
+ * first rcu_read_lock(); a lazily registered thread is unregistered by a
+ * pthread key destructor when it exits.
+ *
+ * Callbacks: call_rcu() is a lock-free FIFO enqueue; rcu_process_callbacks()
+ * (the engine's callback thread, or a test in "manual" mode) takes the batch
+ * queued so far, waits one grace period and invokes it in order.
+ */
+#ifndef MS_URCU_H
+#define MS_URCU_H
+
+#include "atomics.h"
+#include "percpu.h"
+
+#define RCU_MAX_READERS 256
+
+struct rcu_head {
+	struct rcu_head *next;              /* queue link: private to the RCU core (first field) */
+	void (*func)(struct rcu_head *);    /* set by call_rcu() */
+	void *owner;                        /* free for the user, e.g. the object embedding it */
+};
+
+struct rcu_reader {
+	long ctr;   /* lock-free: written by its thread only (gp snapshot or 0), read by synchronize_rcu() */
+	int in_use; /* written under the registry lock; read lock-free by synchronize_rcu() */
+	int tid;    /* ms_thread_id() of the owner, for reports; registry lock */
+} MS_ALIGNED;   /* one cache line per reader */
+
+extern __thread struct rcu_reader *rcu_reader_self MS_TLS; /* NULL until registered */
+extern __thread int rcu_nesting MS_TLS;                     /* read-side nesting depth */
+extern long rcu_gp_ctr MS_HIDDEN;        /* written under rcu_gp_lock, read lock-free by readers; starts at 1 */
+extern int rcu_use_membarrier MS_HIDDEN; /* set once by rcu_init() under rcu_gp_lock */
+
+/* Slow path of the first rcu_read_lock() of an unregistered thread. */
+struct rcu_reader *rcu_register_reader_slow(void);
+/* Unbalanced rcu_read_unlock(): counted in lockdep_violations. */
+void rcu_read_unlock_unbalanced(void);
+
+static inline void smp_mb_slave(void)
+{
+	if (likely(READ_ONCE_I(&rcu_use_membarrier)))
+		barrier(); /* the updater's membarrier() promotes this to a full barrier */
+	else
+		smp_mb();
+}
+
+static inline void rcu_read_lock(void)
+{
+	struct rcu_reader *self = rcu_reader_self;
+
+	if (unlikely(!self))
+		self = rcu_register_reader_slow();
+	if (rcu_nesting++ == 0) {
+		WRITE_ONCE_L(&self->ctr, READ_ONCE_L(&rcu_gp_ctr));
+		/* Order the ctr store before the read-side accesses; pairs with
+		 * the first smp_mb_master() in synchronize_rcu(). */
+		smp_mb_slave();
+	}
+}
+
+static inline void rcu_read_unlock(void)
+{
+	int n = rcu_nesting - 1;
+
+	if (unlikely(n < 0)) {
+		rcu_read_unlock_unbalanced();
+		return;
+	}
+	rcu_nesting = n;
+	if (n == 0) {
+		/* Order the read-side accesses before the ctr reset; pairs with
+		 * the second smp_mb_master() in synchronize_rcu(). */
+		smp_mb_slave();
+		WRITE_ONCE_L(&rcu_reader_self->ctr, 0);
+	}
+}
+
+static inline int rcu_read_lock_held(void) { return rcu_nesting > 0; }
+
+void rcu_init(void);
+int rcu_has_membarrier(void);
+void synchronize_rcu(void);
+void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *));
+int rcu_process_callbacks(void);
+int rcu_wait_for_callbacks(long timeout_ns);
+void rcu_barrier(void);
+void rcu_set_callback_thread_active(int on);
+int rcu_pending_callbacks(void);
+/* A deliberate bug for testing purposes only: synchronize_rcu() returns
+ * without waiting for readers and callbacks run without a grace period. */
+void rcu_set_busted(int on);
+int rcu_is_busted(void);
+unsigned long rcu_gp_count(void);
+void rcu_gp_histogram(unsigned long out[32]);
+void rcu_stats_reset(void);
+/* Callbacks invoked since the last rcu_stats_reset() (addition). */
+unsigned long rcu_cb_invoked_count(void);
+
+#endif /* MS_URCU_H */
