@@ -203,7 +203,10 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth) noexcept nogil:
         snprintf(buf, VMSG, "cache %ld: %ld pages on its list but nr_pages %ld", s.id, npages, s.nr_pages)
         report_violation(V_LISTS, s.id, npages, buf)
     if not s.is_root:
-        refs = (0 if percpu_ref_is_dying(&s.refcnt) else 1) + npages * nr
+        # base (until killed) + pages + the switch's own reference while
+        # the kill waits for its grace period
+        refs = (0 if percpu_ref_is_dying(&s.refcnt) else 1) + npages * nr \
+            + percpu_ref_switch_pending(&s.refcnt)
         if percpu_ref_count(&s.refcnt) != refs:
             fmt_cache(cb, 160, s)
             snprintf(buf, VMSG, "%s: refcount %ld but %ld holders (base + pages)", cb,
@@ -288,6 +291,7 @@ cdef long run_checkers(bint final) noexcept nogil:
             m.ck_holders += 1
         if m.offline_pending:
             m.ck_holders += 1
+        m.ck_holders += percpu_ref_switch_pending(&m.css)
         if m.parent != NULL:
             m.parent.ck_holders += 1
         n = n.next

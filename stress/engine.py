@@ -1,0 +1,197 @@
+"""stress.run(config) -> Result: one run of the native engine.
+
+Python starts the native threads (workers, controller, workqueue, RCU
+callbacks), samples their counters while they run, hands every stat sample
+and violation to `on_event` as it happens, and asks for the drain when the
+duration is over, a violation was found (stop_on_violation), or `stop_event`
+is set.  Everything that can go wrong in native code comes back as data.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psutil
+
+from stresscore import _core
+
+from .config import Config
+
+DRAIN_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Result:
+    verdict: str                      # "clean", "violation" or "interrupted"
+    seed: int
+    config: dict
+    duration_s: float                 # running phase
+    ops: int                          # allocations + frees by workers
+    ops_per_s: float
+    violations: list[dict]
+    violations_by_invariant: dict[str, int]
+    first_violation_s: float | None   # time from start to the first violation
+    stats: dict                       # final counters (stresscore._core.live_stats())
+    samples: list[dict] = field(default_factory=list)
+    drain_s: float = 0.0
+    hung: bool = False                # the drain did not finish
+
+    @property
+    def clean(self) -> bool:
+        return self.verdict == "clean"
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict, "seed": self.seed, "config": self.config,
+            "duration_s": self.duration_s, "ops": self.ops, "ops_per_s": self.ops_per_s,
+            "violations": len(self.violations) if self.violations else 0,
+            "violations_by_invariant": self.violations_by_invariant,
+            "first_violation_s": self.first_violation_s, "drain_s": self.drain_s,
+            "hung": self.hung,
+        }
+
+
+_lock = threading.Lock()     # one run per process: the model's state is global
+
+
+def worker_ops(stats: dict) -> int:
+    return sum(t["alloc"] + t["free"] for t, role in zip(stats["threads"], stats["roles"])
+               if role == "worker")
+
+
+def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
+    """One point of the timeline (what the stat lines and the report use)."""
+    s = {
+        "t": round(t, 4),
+        "ops": worker_ops(stats),
+        "per_thread_ops": [th["alloc"] + th["free"] for th, role in zip(stats["threads"], stats["roles"])
+                           if role == "worker"],
+        "memcgs_online": stats["memcgs_online"],
+        "memcgs_dying": stats["memcgs_dying"],
+        "child_caches": stats["child_caches"],
+        "grace_periods": stats["grace_periods"],
+        "checkpoints": stats["checkpoints"],
+        "violations": stats["violations"],
+    }
+    if proc is not None:
+        try:
+            with proc.oneshot():
+                ct = proc.cpu_times()
+                s["rss"] = proc.memory_info().rss
+                s["cpu_s"] = ct.user + ct.system
+                cs = proc.num_ctx_switches()
+                s["ctx_switches"] = cs.voluntary + cs.involuntary
+        except psutil.Error:
+            pass
+    return s
+
+
+def run(config: Config, *, on_event: Callable[[dict], None] | None = None,
+        stop_event: threading.Event | None = None) -> Result:
+    """Run the engine with `config` (validated here).  Blocks until the
+    threads have drained and the end-of-run checks ran."""
+    config.validate()
+    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**63)
+    native = config.native(seed)
+    emit = on_event or (lambda ev: None)
+    if not _lock.acquire(blocking=False):
+        raise RuntimeError("another run is in progress in this process")
+    try:
+        return _run(config, seed, native, emit, stop_event)
+    finally:
+        _lock.release()
+
+
+def _run(config, seed, native, emit, stop_event) -> Result:
+    n = native["workers"]
+    proc = psutil.Process(os.getpid())
+    _core.engine_setup(native)
+    threads = [threading.Thread(target=_core.engine_thread, args=(cpu,), daemon=True,
+                                name=f"memcg-stress-{cpu}") for cpu in range(n + 3)]
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    tick = threading.Event() if stop_event is None else stop_event
+    samples: list[dict] = []
+    seen = 0
+    first_violation = None
+    interrupted = False
+    drain_at = None
+    next_stat = t0 + config.stat_interval if config.stat_interval else float("inf")
+    sample_every = min(config.stat_interval or 1.0, max(0.05, (config.duration or 60) / 200))
+    next_sample = t0 + sample_every
+    poll = min(0.02, sample_every)
+    while True:
+        tick.wait(poll)
+        now = time.monotonic()
+        nv = _core.violation_count()
+        if nv > seen:
+            if first_violation is None:
+                first_violation = now - t0
+            for v in _core.violations_since(seen):
+                v["t"] = round(now - t0, 4)
+                emit({"type": "violation", **v})
+            seen = nv
+            if config.stop_on_violation and drain_at is None:
+                drain_at = now
+                _core.engine_request_drain()
+        if drain_at is None:
+            if stop_event is not None and stop_event.is_set():
+                interrupted = True
+                drain_at = now
+            elif config.duration and now - t0 >= config.duration:
+                drain_at = now
+            if drain_at is not None:
+                _core.engine_request_drain()
+        if now >= next_sample or now >= next_stat:
+            s = sample(_core.live_stats(), now - t0, proc)
+            samples.append(s)
+            next_sample = now + sample_every
+            if now >= next_stat:
+                emit({"type": "stat", **s})
+                next_stat = now + config.stat_interval
+        if drain_at is not None and not any(th.is_alive() for th in threads):
+            break
+        if drain_at is not None and now - drain_at > DRAIN_TIMEOUT_S:
+            break
+    hung = any(th.is_alive() for th in threads)
+    end = time.monotonic()
+    if not hung:
+        _core.engine_finish()
+    stats = _core.live_stats()
+    nv = _core.violation_count()
+    if nv > seen:
+        for v in _core.violations_since(seen):
+            v["t"] = round(end - t0, 4)
+            if first_violation is None:
+                first_violation = end - t0
+            emit({"type": "violation", **v})
+    violations = _core.violations_since(0)
+    running = (drain_at or end) - t0
+    ops = worker_ops(stats)
+    final = sample(stats, end - t0, proc)
+    samples.append(final)
+    if hung:
+        verdict = "violation"
+        violations.append({"invariant": "liveness", "message": f"the drain did not finish within {DRAIN_TIMEOUT_S:.0f} s",
+                           "t": round(end - t0, 4)})
+    elif nv:
+        verdict = "violation"
+    elif interrupted:
+        verdict = "interrupted"
+    else:
+        verdict = "clean"
+    by_inv = dict(_core.violations_by_invariant())
+    if hung:
+        by_inv["liveness"] = 1
+    return Result(
+        verdict=verdict, seed=seed, config={**config.to_dict(), "seed": seed, "workers": n},
+        duration_s=running, ops=ops, ops_per_s=ops / running if running > 0 else 0.0,
+        violations=violations, violations_by_invariant=by_inv,
+        first_violation_s=first_violation, stats=stats, samples=samples,
+        drain_s=end - (drain_at or end), hung=hung,
+    )
