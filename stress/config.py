@@ -35,6 +35,7 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "cache_kill": (0.3, 100.0),
     "page_free_put": (0.02, 100.0),
     "offline_kmem": (0.3, 200.0),
+    "destroy_dying": (0.5, 500.0),
 }
 
 

@@ -228,12 +228,13 @@ cdef enum:
     DP_CACHE_KILL            # kmemcg_cache_deactivate_after_rcu: before percpu_ref_kill
     DP_PAGE_FREE_PUT         # __free_slab: between the uncharge and the cache put
     DP_OFFLINE_KMEM          # memcg_offline_kmem: between deactivation and the id change
+    DP_DESTROY_DYING         # kmem_cache_destroy: between the last reference and the dying flag
     DP_NR
 
 DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
             "reparent_swap", "reparent_splice", "deactivate_dying",
             "create_publish", "array_grow", "flush_stats", "cache_kill",
-            "page_free_put", "offline_kmem"]
+            "page_free_put", "offline_kmem", "destroy_dying"]
 
 cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)
 cdef long dp_max_ns[16]               # maximum delay per point

@@ -896,10 +896,25 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
                 int extra_cpus) except -1:
     global workers, nr_workers, run_state
     cdef int i
+    cdef bint borrowed
     if READ_ONCE_I(&run_state) in (RUN_RUNNING, RUN_DRAINING):
         raise RuntimeError("a run is in progress in this process")
     if n_workers < 0 or n_workers + extra_cpus > MS_MAX_CPUS:
         raise ValueError(f"workers must be in [0, {MS_MAX_CPUS - extra_cpus}]")
+    if model_ready:
+        # Whatever the last run left queued runs against the state it was
+        # queued for, before that state is dropped.
+        with nogil:
+            borrowed = ms_cpu < 0
+            if borrowed:
+                ms_thread_register(0)
+            for i in range(1000):
+                while wq_run_one():
+                    pass
+                if rcu_process_callbacks() == 0 and mpsc_empty(&workqueue):
+                    break
+            if borrowed:
+                ms_thread_unregister()
     ms_set_nr_cpus(n_workers + extra_cpus)
     reset_diagnostics()
     rcu_set_busted(1 if mut == M_RCU_BUSTED else 0)

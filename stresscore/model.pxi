@@ -212,12 +212,13 @@ cdef enum:
     G_MEMCG_RELEASED
     G_MEMCG_FREED
     G_ARRAY_GROW
+    G_ROOT_DESTROYED
     G_NR
 cdef long gstats[16]
 
 G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
-           "memcgs_freed", "array_grows"]
+           "memcgs_freed", "array_grows", "roots_destroyed"]
 
 cdef inline int stat_idx(kmem_cache *s) noexcept nogil:
     return NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
@@ -789,15 +790,20 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
         s.deact_rcu.owner = s
         call_rcu(&s.deact_rcu, kmemcg_rcufn)
         return
+    cdef bint kill_now = False
     spin_lock(&memcg_kmem_wq_lock)
     if not root.dying:
         ms_delay(DP_DEACTIVATE_DYING)
         s.deact_rcu.owner = s
         if MUTANT(M_KILL_WITHOUT_GRACE_PERIOD) or MUTANT(M_RCU_BUSTED):
-            kmemcg_cache_deactivate_after_rcu(s)    # a deliberate bug: no grace period
+            kill_now = True                         # a deliberate bug: no grace period
         else:
             call_rcu(&s.deact_rcu, kmemcg_rcufn)
     spin_unlock(&memcg_kmem_wq_lock)
+    if kill_now:
+        # outside memcg_kmem_wq_lock: the kill may release the cache, whose
+        # release takes that lock
+        kmemcg_cache_deactivate_after_rcu(s)
 
 cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>head.owner
@@ -1107,6 +1113,10 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
         fr_record(EV_ROOT_DESTROY, index, s.refcount)
         return 0
     ms_mutex_unlock(&slab_mutex)
+    # Nothing stops a memcg offline from deactivating children of this root
+    # between here and the dying store below: memcg_kmem_wq_lock must.
+    ms_delay(DP_DESTROY_DYING)
+    atomic_add_L(&gstats[G_ROOT_DESTROYED], 1)
     # flush_memcg_workqueue()
     if MUTANT(M_DYING_FLAG_UNLOCKED):
         WRITE_ONCE_I(&s.dying, 1)
@@ -1116,8 +1126,10 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
         spin_unlock(&memcg_kmem_wq_lock)
     rcu_barrier()           # deactivations queued through call_rcu
     flush_workqueue()       # their works, and pending creations
-    rcu_barrier()           # kills that switch refcounts after a grace period
-    flush_workqueue()
+    # Racing with children's deactivation, their kills may need another grace
+    # period to switch to atomic mode (the children list cannot grow now).
+    if not list_empty(&s.children):
+        rcu_barrier()
     ms_mutex_lock(&slab_mutex)
     flush_all_cpu_slabs(s)
     # shutdown_memcg_caches(): the active children, then the deactivated ones
@@ -1573,6 +1585,7 @@ cdef void mem_cgroup_set_limit(mem_cgroup *m, long limit) noexcept nogil:
 cdef int model_init(int mode, int mut) noexcept nogil:
     global root_mem_cgroup, memcg_nr_cache_ids, next_memcg_id, next_cache_id
     global model_mode, mutant, kick_gen, wq_threaded, model_ready
+    global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
     cdef int i
     model_mode = mode
     mutant = mut

@@ -1,0 +1,303 @@
+"""The memcg-stress command line, run as a subprocess (`python -m stress ...`).
+
+Covers: a clean soak (exit 0, a complete run folder), a mutant soak (exit 1,
+the violation in events.jsonl), SIGINT/SIGTERM mid-run (exit 130 and a
+summary), a table of bad inputs (exit 2, one line on stderr, no traceback),
+--config TOML layering, replay, and the RunFolder API in-process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = "2"
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("COLUMNS", None)
+    return env
+
+
+def cli(*args, cwd, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stress", *map(str, args)], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_events(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def check_folder(folder: Path) -> tuple[dict, list[dict], dict]:
+    config = json.loads((folder / "config.json").read_text())
+    events = read_events(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert isinstance(config["seed"], int) and config["seed"] == summary["seed"]
+    assert isinstance(config["workers"], int) and config["workers"] >= 1
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+    for key in ("verdict", "ops", "ops_per_s", "violations", "violations_by_invariant", "versions"):
+        assert key in summary, key
+    assert {"memcg_stress", "python", "platform"} <= set(summary["versions"])
+    assert events[0]["type"] == "start" and events[-1]["type"] == "end"
+    return config, events, summary
+
+
+# ------------------------------------------------------------------ soak --
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("clean")
+    out = tmp / "run"
+    t0 = time.monotonic()
+    p = cli("soak", "--duration", "2s", "--workers", WORKERS, "--stat-interval", "0.25", "--out", out, cwd=tmp)
+    return p, out, time.monotonic() - t0
+
+
+def test_clean_soak(clean_run):
+    p, out, took = clean_run
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    config, events, summary = check_folder(out)
+    assert summary["verdict"] == "clean" and summary["violations"] == 0
+    assert summary["ops"] > 0 and summary["ops_per_s"] > 0
+    assert config["duration"] == 2.0 and config["workers"] == 2
+    stats = [e for e in events if e["type"] == "stat"]
+    assert len(stats) >= 3
+    assert all({"ops", "memcgs_online", "memcgs_dying", "grace_periods", "checkpoints", "violations"} <= set(e)
+               for e in stats)
+    # the seed is printed at the start, plain stat lines (stdout is not a terminal)
+    assert f"seed {config['seed']}" in p.stdout.splitlines()[0]
+    assert "ops/s:" in p.stdout and "dying:" in p.stdout
+    assert "\x1b[" not in p.stdout                 # no progress bar escape codes in a pipe
+    assert took < 20
+
+
+def test_config_json_replays_as_config(clean_run):
+    from stress.runfolder import load_config
+    _, out, _ = clean_run
+    cfg = load_config(out)
+    recorded = json.loads((out / "config.json").read_text())
+    assert cfg.to_dict() == recorded
+
+
+def test_mutant_soak_finds_violation(tmp_path):
+    out = tmp_path / "run"
+    p = cli("soak", "--mutant", "no-flush-on-free", "--duration", "20s", "--workers", WORKERS, "--out", out,
+            cwd=tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    _, events, summary = check_folder(out)
+    viol = [e for e in events if e["type"] == "violation"]
+    assert viol and viol[0]["invariant"] and viol[0]["message"]
+    assert any("flight_recorder" in v for v in viol)
+    assert summary["verdict"] == "violation" and summary["violations"] >= 1
+    assert summary["duration_s"] < 10                 # stopped at the violation
+    assert f"memcg-stress replay {out}" in p.stdout
+    assert "VIOLATION [" in p.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_run(tmp_path, sig):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "stress", "soak", "--duration", "0", "--workers", WORKERS,
+                             "--stat-interval", "0.2", "--out", str(out)], cwd=tmp_path, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        events = out / "events.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if events.exists() and '"type": "stat"' in events.read_text():
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        else:
+            pytest.fail("no stat line in events.jsonl within 30 s")
+        assert not (out / "summary.json").exists()
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    _, evs, summary = check_folder(out)
+    assert summary["verdict"] == "interrupted"
+    assert summary["interrupted"] is True and summary["signals"] == [sig.name]
+    assert any(e["type"] == "signal" for e in evs)
+
+
+def test_toml_config_and_override(tmp_path):
+    (tmp_path / "run.toml").write_text(
+        'preset = "smoke"\nduration = "30s"\nworkers = 1\nmax-cgroups = 5\nkeep_going = true\n'
+        'delay = ["reparent_swap=0.5:10"]\n[delays]\ncache_kill = [0.1, 5]\n')
+    out = tmp_path / "run"
+    p = cli("soak", "--config", "run.toml", "--duration", "1s", "--workers", WORKERS, "--seed", "42",
+            "--delay", "array_grow=0.25", "--out", out, "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    config, _, summary = check_folder(out)
+    assert config["duration"] == 1.0 and config["workers"] == 2 and config["seed"] == 42
+    assert config["max_memcgs"] == 5 and config["stop_on_violation"] is False
+    assert config["delays"]["reparent_swap"] == [0.5, 10.0]
+    assert config["delays"]["cache_kill"] == [0.1, 5.0]
+    assert config["delays"]["array_grow"][0] == 0.25
+    assert summary["preset"] == "smoke"
+    assert "stat" not in p.stdout and len(p.stdout.splitlines()) == 2     # --quiet: seed line and result
+
+
+def test_default_out_folder(tmp_path):
+    p = cli("soak", "--duration", "0.3s", "--workers", "1", "--seed", "7", "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    (folder,) = (tmp_path / "results").iterdir()
+    assert folder.name.startswith("run-") and folder.name.endswith("-7")
+    check_folder(folder)
+
+
+# ------------------------------------------------------------- bad input --
+
+def _file(name: str, text: str):
+    def make(tmp: Path) -> str:
+        (tmp / name).write_text(text)
+        return name
+    return make
+
+
+def _regular_file_parent(tmp: Path) -> str:
+    (tmp / "file").write_text("not a folder\n")
+    return str(tmp / "file" / "sub")
+
+
+BAD = [
+    # (id, args (callables get tmp_path), words the one error line must hold)
+    ("workers-zero", ["--workers", "0"], ["workers", "1 to"]),
+    ("workers-negative", ["--workers", "-3"], ["workers", "1 to"]),
+    ("workers-absurd", ["--workers", str(10**6)], ["workers", "1 to"]),
+    ("workers-text", ["--workers", "many"], ["workers", "whole number"]),
+    ("duration-text", ["--duration", "abc"], ["duration", "30s"]),
+    ("duration-negative", ["--duration", "-5s"], ["duration", "30s"]),
+    ("duration-too-long", ["--duration", "30d"], ["duration", "7 days"]),
+    ("mode", ["--mode", "fancy"], ["mode", "reparent", "legacy"]),
+    ("mutant", ["--mutant", "no-such-bug"], ["mutant", "no-flush-on-free"]),
+    ("preset", ["--preset", "extreme"], ["preset", "smoke", "tough"]),
+    ("delay-point", ["--delay", "nowhere=0.1:10"], ["delay", "reparent_swap"]),
+    ("delay-form", ["--delay", "reparent_swap"], ["delay", "POINT=PROB:MAX_US"]),
+    ("delay-prob", ["--delay", "reparent_swap=1.5:10"], ["delay", "probability"]),
+    ("seed", ["--seed", "lucky"], ["seed", "whole number"]),
+    ("unknown-option", ["--frobnicate"], ["unrecognized", "--frobnicate"]),
+    ("toml-broken", ["--config", _file("bad.toml", "workers = \n[[\n")], ["bad.toml", "TOML"]),
+    ("toml-unknown-key", ["--config", _file("unk.toml", "wrokers = 2\n")], ["unk.toml", "wrokers", "valid"]),
+    ("toml-bad-value", ["--config", _file("val.toml", 'mode = "fancy"\n')], ["val.toml", "mode"]),
+    ("toml-missing", ["--config", "missing.toml"], ["missing.toml"]),
+    ("out-under-file", ["--out", _regular_file_parent], ["out", "cannot create"]),
+]
+
+
+@pytest.mark.parametrize("args,words", [(a, w) for _, a, w in BAD], ids=[i for i, _, _ in BAD])
+def test_bad_input_exits_2(tmp_path, args, words):
+    argv = [a(tmp_path) if callable(a) else a for a in args]
+    p = cli("soak", "--duration", "1s", *argv, cwd=tmp_path, timeout=30)
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("memcg-stress: error: ")
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not (tmp_path / "results").exists()      # nothing ran
+
+
+@pytest.mark.parametrize("argv,words", [
+    ([], ["choose a command"]),
+    (["explode"], ["invalid choice", "soak"]),
+    (["replay"], ["DIR"]),
+    (["replay", "no-such-folder"], ["no-such-folder", "not a run folder"]),
+], ids=["no-command", "unknown-command", "replay-no-dir", "replay-bad-dir"])
+def test_bad_usage_exits_2(tmp_path, argv, words):
+    p = cli(*argv, cwd=tmp_path, timeout=30)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    err = [ln for ln in p.stderr.splitlines() if ln.startswith("memcg-stress: error: ")]
+    assert len(err) == 1, p.stderr
+    for w in words:
+        assert w in err[0]
+
+
+def test_help_exits_0(tmp_path):
+    p = cli("soak", "--help", cwd=tmp_path)
+    assert p.returncode == 0 and "--keep-going" in p.stdout and "--delay" in p.stdout
+
+
+def test_passthrough_missing_module(monkeypatch, capsys):
+    from stress import cli as climod
+    monkeypatch.setitem(climod.PASSTHROUGH, "mutants", "stress._no_such_module_")
+    assert climod.main(["mutants"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mutants" in err[0]
+
+
+# ---------------------------------------------------------------- replay --
+
+def test_replay_mutant_reproduces(tmp_path):
+    src = tmp_path / "orig"
+    p = cli("soak", "--mutant", "no-flush-on-free", "--duration", "20s", "--workers", WORKERS, "--out", src,
+            "--quiet", cwd=tmp_path)
+    assert p.returncode == 1, p.stderr
+    p = cli("replay", src, "--times", "2", "--out", tmp_path / "re", cwd=tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "reproduced 2 of 2" in p.stdout
+    for i in (1, 2):
+        assert json.loads((tmp_path / "re" / str(i) / "summary.json").read_text())["verdict"] == "violation"
+
+
+def test_replay_clean(clean_run, tmp_path):
+    _, out, _ = clean_run
+    p = cli("replay", out, "--duration", "0.5s", "--out", tmp_path / "re", "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 of 1 reruns clean" in p.stdout
+    seed = json.loads((out / "config.json").read_text())["seed"]
+    assert json.loads((tmp_path / "re" / "1" / "config.json").read_text())["seed"] == seed
+
+
+def test_replay_broken_config(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{not json")
+    p = cli("replay", tmp_path / "run", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "config.json" in p.stderr
+
+
+# ------------------------------------------------------ RunFolder in-process --
+
+def test_runfolder_api(tmp_path):
+    from stress import ConfigError
+    from stress.runfolder import RunFolder, load_config
+    f = RunFolder.create(tmp_path / "a" / "b", seed=5)
+    assert f.path == tmp_path / "a" / "b"
+    f.write_config({"duration": 1.0, "seed": 5, "workers": 1})
+    f.event({"type": "stat", "t": 0.1, "ops": 3})
+    f.event({"type": "stat", "t": 0.2, "ops": 6})
+    assert len((f.path / "events.jsonl").read_text().splitlines()) == 2      # flushed as written
+    f.write_summary({"verdict": "clean"})
+    f.close()
+    assert json.loads((f.path / "summary.json").read_text()) == {"verdict": "clean"}
+    assert load_config(f.path).seed == 5
+    with pytest.raises(ConfigError, match="already holds a run"):
+        RunFolder.create(f.path, seed=5)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError) as e:
+        RunFolder.create(tmp_path / "file" / "sub", seed=1)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "nowhere")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "config.json").write_text('{"wrokers": 1}')
+    with pytest.raises(ConfigError, match="wrokers"):
+        load_config(tmp_path / "c")
