@@ -82,6 +82,8 @@ def _soak_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", "--output", "-o", dest="out", metavar="DIR",
                    help="run folder (default: results/run-YYYYmmdd-HHMMSS-SEED)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or stat lines")
+    g.add_argument("--no-report", dest="report", action="store_false",
+                   help="do not write the performance-counters report (report.md, PNGs) at the end")
 
 
 def build_parser() -> Parser:

@@ -20,12 +20,13 @@ MAX_WORKERS = _core.MAX_CPUS - 3          # + controller, workqueue, RCU thread
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 
 # Default delay injection: (probability, maximum delay in microseconds) per
-# point.  The point on the allocation fast path fires rarely; the points in
-# the slow paths and the controller's paths often.
+# point.  get_cache_entry, charge_memcg and uncharge_memcg fire only while
+# their race window is open (an array growing; a dying memcg or a deactivated
+# cache), so they can be likely and long without slowing the fast path.
 DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
-    "get_cache_entry": (0.0005, 50.0),
-    "charge_memcg": (0.02, 100.0),
-    "uncharge_memcg": (0.02, 100.0),
+    "get_cache_entry": (0.5, 300.0),
+    "charge_memcg": (0.3, 500.0),
+    "uncharge_memcg": (0.3, 1000.0),
     "reparent_swap": (0.3, 200.0),
     "reparent_splice": (0.3, 200.0),
     "deactivate_dying": (0.3, 200.0),

@@ -19,6 +19,7 @@ import psutil
 
 from stresscore import _core
 
+from . import perfcounters
 from .config import Config
 
 DRAIN_TIMEOUT_S = 120.0
@@ -39,6 +40,10 @@ class Result:
     samples: list[dict] = field(default_factory=list)
     drain_s: float = 0.0
     hung: bool = False                # the drain did not finish
+    # per-thread perf_event counters (stress.perfcounters.PerfCounters.stop())
+    perf: dict = field(default_factory=dict)
+    # each native thread: {"cpu", "role", "native_id", "name"}
+    threads: list[dict] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -115,7 +120,8 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     t0 = time.monotonic()
     for th in threads:
         th.start()
-    tick = threading.Event() if stop_event is None else stop_event
+    perf, thread_info = _perf_start(threads)
+    tick = threading.Event()          # never set: the monitor's clock
     samples: list[dict] = []
     seen = 0
     first_violation = None
@@ -174,6 +180,8 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     running = (drain_at or end) - t0
     ops = worker_ops(stats)
     final = sample(stats, end - t0, proc)
+    perf_data = _perf_stop(perf)
+    final["perf"] = perf_data
     samples.append(final)
     if hung:
         verdict = "violation"
@@ -193,5 +201,29 @@ def _run(config, seed, native, emit, stop_event) -> Result:
         duration_s=running, ops=ops, ops_per_s=ops / running if running > 0 else 0.0,
         violations=violations, violations_by_invariant=by_inv,
         first_violation_s=first_violation, stats=stats, samples=samples,
-        drain_s=end - (drain_at or end), hung=hung,
+        drain_s=end - (drain_at or end), hung=hung, perf=perf_data, threads=thread_info,
     )
+
+
+def _perf_start(threads):
+    """Per-thread perf counters on every native thread (never raises)."""
+    try:
+        roles = list(_core.live_stats().get("roles", []))
+    except Exception:
+        roles = []
+    info = [{"cpu": cpu, "role": roles[cpu] if cpu < len(roles) else None,
+             "native_id": th.native_id, "name": th.name} for cpu, th in enumerate(threads)]
+    try:
+        pc = perfcounters.PerfCounters()
+        for ti in info:
+            pc.add_thread(ti["native_id"], role=ti["role"], cpu=ti["cpu"], name=ti["name"])
+        pc.start()
+    except Exception as e:
+        pc = f"{type(e).__name__}: {e}"
+    return pc, info
+
+
+def _perf_stop(pc) -> dict:
+    if isinstance(pc, perfcounters.PerfCounters):
+        return pc.stop()
+    return perfcounters.unsupported(pc)

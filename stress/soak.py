@@ -137,6 +137,7 @@ class SoakOptions:
     out: str | None
     quiet: bool
     preset: str | None
+    report: bool = True               # write the performance-counters report at the end
 
 
 def _check_preset(name) -> str:
@@ -251,7 +252,8 @@ def resolve(args) -> SoakOptions:
         config.seed = random.SystemRandom().randrange(2**63)
     config.workers = config.resolved_workers()
     config.validate()
-    return SoakOptions(config=config, out=out, quiet=bool(quiet), preset=preset)
+    return SoakOptions(config=config, out=out, quiet=bool(quiet), preset=preset,
+                       report=getattr(args, "report", True) is not False)
 
 
 # ---------------------------------------------------------------------------
@@ -501,6 +503,12 @@ def run_soak(opts: SoakOptions, console=None) -> int:
         folder.write_summary(summary)
     finally:
         folder.close()
+    if opts.report:
+        try:
+            from .report import write_report
+            write_report(folder.path)
+        except Exception as e:          # the report never changes the verdict
+            print(f"memcg-stress soak: report not written: {_one_line(e)}", file=sys.stderr, flush=True)
 
     if result.verdict == "violation":
         code = EXIT_VIOLATION

@@ -216,9 +216,9 @@ cdef void violationf(int code, long a, long b, const char *fmt, long x, long y) 
 # point inside a race window waits for a seeded random time with a set
 # probability.
 cdef enum:
-    DP_GET_CACHE_ENTRY = 0   # memcg_kmem_get_cache: between entries[] read and tryget
-    DP_CHARGE_MEMCG          # memcg_charge_slab: between reading cache->memcg and the tryget/charge
-    DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge
+    DP_GET_CACHE_ENTRY = 0   # memcg_kmem_get_cache: between entries[] read and tryget (while an array grows)
+    DP_CHARGE_MEMCG          # memcg_charge_slab: between reading cache->memcg and the tryget (memcg dying or cache deactivated)
+    DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge (same)
     DP_REPARENT_SWAP         # memcg_deactivate_kmem_caches: between the pointer swap and the css put
     DP_REPARENT_SPLICE       # between list splice and css_get_many on the parent
     DP_DEACTIVATE_DYING      # kmemcg_cache_deactivate: between the dying test and call_rcu
@@ -264,6 +264,14 @@ cdef void _ms_delay(int point) noexcept nogil:
 
 cdef inline void ms_delay(int point) noexcept nogil:
     if dp_threshold[point] != 0 and ms_cpu >= 0:
+        _ms_delay(point)
+
+cdef inline void ms_delay_if(int point, bint window_open) noexcept nogil:
+    """Delay only while the race window is open: another thread is working
+    on the structure this path is reading (a growing array, a dying memcg,
+    a deactivated cache).  Like KCSAN's watchpoints, this spends the delays
+    where a race can happen, so they can be long without slowing the rest."""
+    if dp_threshold[point] != 0 and ms_cpu >= 0 and window_open:
         _ms_delay(point)
 
 # ---------------------------------------------------------------------------

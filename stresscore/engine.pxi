@@ -915,6 +915,8 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
                     break
             if borrowed:
                 ms_thread_unregister()
+    if ms_cpu >= 0:
+        ms_thread_unregister()      # a Model used this thread; the run's threads take the slots
     ms_set_nr_cpus(n_workers + extra_cpus)
     reset_diagnostics()
     rcu_set_busted(1 if mut == M_RCU_BUSTED else 0)

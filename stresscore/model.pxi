@@ -193,6 +193,7 @@ cdef long nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine   # quar
 cdef mem_cgroup *root_mem_cgroup = NULL
 cdef kmem_cache *roots[MAX_ROOTS]   # slab_mutex for writes; the engine reads slots racily
 cdef int memcg_nr_cache_ids = 0     # slab_mutex; READ_ONCE elsewhere
+cdef int memcg_caches_growing = 0   # slab_mutex; READ_ONCE by delay injection only
 cdef unsigned char kmemcg_ida[MEMCG_CACHES_MAX_SIZE]   # cgroup_mutex
 cdef percpu_counter node_stat[2]    # node-global NR_SLAB_*, per-cpu batched
 cdef mpsc_queue workqueue           # memcg_kmem_cache_wq (ordered; one consumer)
@@ -554,6 +555,7 @@ cdef int memcg_update_all_caches(int num_memcgs) noexcept nogil:
     cdef ms_list *n
     cdef int ret = 0
     ms_mutex_lock(&slab_mutex)
+    WRITE_ONCE_I(&memcg_caches_growing, 1)
     n = slab_root_caches.next
     while n != &slab_root_caches:
         ret = memcg_update_cache_params(<kmem_cache *>n.owner, num_memcgs)
@@ -564,6 +566,7 @@ cdef int memcg_update_all_caches(int num_memcgs) noexcept nogil:
         WRITE_ONCE_I(&memcg_nr_cache_ids, num_memcgs)
         atomic_add_L(&gstats[G_ARRAY_GROW], 1)
         fr_record(EV_ARRAY_GROW, num_memcgs, 0)
+    WRITE_ONCE_I(&memcg_caches_growing, 0)
     ms_mutex_unlock(&slab_mutex)
     return ret
 
@@ -843,6 +846,21 @@ cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
     shutdown_cache(s)
     ms_mutex_unlock(&slab_mutex)
 
+cdef long slabs_in_use(kmem_cache *s) noexcept nogil:
+    """Pages that are not waiting for their TYPESAFE_BY_RCU grace period
+    (__kmem_cache_shutdown fails on those only; the pending ones are freed
+    before the cache's own release, which waits a grace period too)."""
+    cdef long n = 0
+    cdef ms_list *p
+    spin_lock(&s.list_lock)
+    p = s.pages.next
+    while p != &s.pages:
+        if not (<ms_page *>p.owner).rcu_pending:
+            n += 1
+        p = p.next
+    spin_unlock(&s.list_lock)
+    return n
+
 cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     """Unlink an empty child cache and release it (TYPESAFE_BY_RCU caches a
     grace period later, after their pending page frees).  -1 when the cache
@@ -851,10 +869,7 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     lockdep_assert_held_mutex(&slab_mutex)
     if s.shut_down:
         return 0
-    spin_lock(&s.list_lock)
-    pages = s.nr_pages
-    spin_unlock(&s.list_lock)
-    if pages:
+    if slabs_in_use(s):
         return -1
     s.shut_down = 1
     fr_record(EV_CACHE_SHUTDOWN, s.id, 0)
@@ -1150,10 +1165,8 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
         if shutdown_cache(<kmem_cache *>n.owner) != 0:
             busy = 1
         n = nx
-    spin_lock(&s.list_lock)
-    if s.nr_pages:
+    if slabs_in_use(s):
         busy = 1
-    spin_unlock(&s.list_lock)
     if busy:
         ms_mutex_unlock(&slab_mutex)
         report_violation(V_LEAK, index, 0,
@@ -1163,11 +1176,22 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     roots[index] = NULL
     fr_record(EV_ROOT_DESTROY, index, 0)
     ms_mutex_unlock(&slab_mutex)
-    # the root's own memcg_caches array goes a grace period later
+    # the root's own memcg_caches array goes a grace period later, and so
+    # does a TYPESAFE_BY_RCU root, after its pending page frees
     call_rcu(&arr.rcu, free_memcg_cache_array_rcu)
+    if s.typesafe:
+        s.release_rcu.owner = s
+        call_rcu(&s.release_rcu, root_cache_release_rcu)
+    else:
+        root_cache_release(s)
+    return 0
+
+cdef void root_cache_release(kmem_cache *s) noexcept nogil:
     WRITE_ONCE_L(&s.magic, POISON_MAGIC)
     quarantine_put(&s.quarantine_node, &cache_quarantine, &nr_cache_quarantine)
-    return 0
+
+cdef void root_cache_release_rcu(rcu_head *head) noexcept nogil:
+    root_cache_release(<kmem_cache *>head.owner)
 
 # ---------------------------------------------------------------------------
 # Worker paths: memcg_kmem_get_cache / memcg_kmem_put_cache.
@@ -1201,7 +1225,14 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
     # The code updating memcg_caches issues a write barrier (smp_wmb) to
     # match the address dependency of this READ_ONCE.
     c = <kmem_cache *>READ_ONCE_P(<void **>&arr.entries[kmemcg_id])
-    ms_delay(DP_GET_CACHE_ENTRY)
+    ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing))
+    if READ_ONCE_L(&arr.magic) != ARRAY_MAGIC or <unsigned long>c == 0x6b6b6b6b6b6b6b6bUL:
+        # the array was freed while this read section still used it
+        rcu_read_unlock()
+        violationf(V_USE_AFTER_FREE, 4, 0,
+                   "memcg_caches array of root %ld freed under a reader (kmemcg_id %ld)",
+                   root.root_index, kmemcg_id)
+        return root
     if c == NULL:
         fr_record(EV_GET_CACHE_MISS, root.root_index, memcg.id)
         memcg_schedule_kmem_cache_create(memcg, root, kmemcg_id)
@@ -1248,7 +1279,8 @@ cdef int memcg_charge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_lock()
         count_event(CNT_RCU_READ)
         memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-        ms_delay(DP_CHARGE_MEMCG)
+        ms_delay_if(DP_CHARGE_MEMCG, memcg != NULL and
+                    (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
         if not memcg_ok(memcg, 7):
             rcu_read_unlock()
             return -1
@@ -1289,7 +1321,13 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_lock()
         count_event(CNT_RCU_READ)
     memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-    ms_delay(DP_UNCHARGE_MEMCG)
+    ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
+                (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
+    # The page's references pin the cache until the put below.
+    if not cache_ok(s, 11):
+        if protected:
+            rcu_read_unlock()
+        return
     if memcg_ok(memcg, 9):
         mod_memcg_state(memcg, stat_idx(s), -nr)
         page_counter_uncharge(memcg, nr)
