@@ -100,6 +100,8 @@ def _percpu_counter_add(quick: bool) -> dict[str, float]:
     return {"percpu_counter_add_ns": _median([c.percpu_counter_add_ns(iters) for _ in range(reps)])}
 
 
+benchmark("model_vs_reference")(lambda quick: __import__("stress.bench_model", fromlist=["bench_reference"]).bench_reference(quick))
+
 # ---------------------------------------------------------------------------
 # liburcu side by side (optional)
 # ---------------------------------------------------------------------------

@@ -21,22 +21,22 @@ MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 
 # Default delay injection: (probability, maximum delay in microseconds) per
 # point.  get_cache_entry, charge_memcg and uncharge_memcg fire only while
-# their race window is open (an array growing; a dying memcg or a deactivated
-# cache), so they can be likely and long without slowing the fast path.
+# their race window is open (an array growing; a dying memcg, a deactivated or
+# killed cache), so they can be likely and long without slowing the fast path.
 DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "get_cache_entry": (0.5, 300.0),
     "charge_memcg": (0.3, 500.0),
-    "uncharge_memcg": (0.3, 1000.0),
+    "uncharge_memcg": (0.1, 2000.0),
     "reparent_swap": (0.3, 200.0),
     "reparent_splice": (0.3, 200.0),
-    "deactivate_dying": (0.3, 200.0),
+    "deactivate_dying": (0.5, 1000.0),
     "create_publish": (0.2, 100.0),
     "array_grow": (0.5, 200.0),
     "flush_stats": (0.3, 100.0),
     "cache_kill": (0.3, 100.0),
-    "page_free_put": (0.02, 100.0),
+    "page_free_put": (0.1, 500.0),
     "offline_kmem": (0.3, 200.0),
-    "destroy_dying": (0.5, 500.0),
+    "destroy_dying": (1.0, 2000.0),
 }
 
 

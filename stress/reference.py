@@ -686,14 +686,20 @@ class Model:
             return
         self.shutdown_cache(s)
 
+    @staticmethod
+    def slabs_in_use(s: KmemCache) -> int:
+        """Pages not waiting for their TYPESAFE_BY_RCU grace period: only
+        those keep a cache busy (the pending ones are freed before the
+        cache's own release, which waits a grace period too)."""
+        return sum(1 for p in s.pages if not p.rcu_pending)
+
     def shutdown_cache(self, s: KmemCache) -> int:
         """Unlink an empty child cache and release it (TYPESAFE_BY_RCU caches
         a grace period later, after their pending page frees).  -1 when the
-        cache still has pages (RCU-pending ones included, as in the native
-        model)."""
+        cache still has pages in use."""
         if s.shut_down:
             return 0
-        if s.pages:
+        if self.slabs_in_use(s):
             return -1
         s.shut_down = True
         s.root.children.remove(s)
@@ -786,19 +792,23 @@ class Model:
         for c in list(s.children):
             if self.shutdown_cache(c) != 0:
                 busy = True
-        if s.pages:
+        if self.slabs_in_use(s):
             busy = True
         if busy:
-            # The native model reports a V_LEAK violation here.  Note: a
-            # TYPESAFE_BY_RCU root whose last slab was just unfrozen above
-            # still has that page, RCU-pending, on its list, so it is busy
-            # (see the report of issue 3; the native model does the same).
-            return -1
+            return -1       # the native model reports a "leak" violation
         self.slab_root_caches.remove(s)
         self.roots[index] = None
+        # the root's memcg_caches array goes a grace period later, and so
+        # does a TYPESAFE_BY_RCU root, after its pending page frees
         self.call_rcu("free_memcg_cache_array_rcu", lambda: None)
-        s.freed = True
+        if s.typesafe:
+            self.call_rcu("root_cache_release_rcu", lambda: self.root_cache_release(s))
+        else:
+            self.root_cache_release(s)
         return 0
+
+    def root_cache_release(self, s: KmemCache) -> None:
+        s.freed = True
 
     # =======================================================================
     # Allocation: memcg_kmem_get_cache, charge and uncharge

@@ -156,7 +156,7 @@ cdef class Model:
         cdef ms_worker *wk = self._worker(w)
         if mpsc_empty(&wk.mailbox):
             return False
-        worker_receive(wk)
+        worker_receive_one(wk)
         return True
 
     def held(self, int w):
@@ -217,7 +217,7 @@ cdef class Model:
         for w in range(self.workers):
             self._worker(w)
             while not mpsc_empty(&workers[w].mailbox):
-                worker_receive(&workers[w])
+                worker_receive_one(&workers[w])
             flush_cpu_slabs(True)
         _as_cpu(self.sys_cpu)
         for w in range(self.workers):

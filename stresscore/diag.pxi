@@ -106,6 +106,8 @@ cdef struct ms_thread:
     void *active[MAX_ACTIVE]         # kmem_caches where this cpu has a slab
     int nr_active
     long kick_seen                   # last kick generation handled
+    unsigned long long delay_start_ns    # first delay candidate (delay budget)
+    long delay_spent_ns              # time given to delays so far
     void *page_pool                  # freed slab pages kept for reuse by this thread
     int nr_pool
     int role                         # ROLE_* (engine)
@@ -218,7 +220,7 @@ cdef void violationf(int code, long a, long b, const char *fmt, long x, long y) 
 cdef enum:
     DP_GET_CACHE_ENTRY = 0   # memcg_kmem_get_cache: between entries[] read and tryget (while an array grows)
     DP_CHARGE_MEMCG          # memcg_charge_slab: between reading cache->memcg and the tryget (memcg dying or cache deactivated)
-    DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge (same)
+    DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge (memcg dying or cache killed)
     DP_REPARENT_SWAP         # memcg_deactivate_kmem_caches: between the pointer swap and the css put
     DP_REPARENT_SPLICE       # between list splice and css_get_many on the parent
     DP_DEACTIVATE_DYING      # kmemcg_cache_deactivate: between the dying test and call_rcu
@@ -226,7 +228,7 @@ cdef enum:
     DP_ARRAY_GROW            # memcg_update_cache_params: before publishing the new array
     DP_FLUSH_STATS           # memcg_flush_percpu_vmstats: between summing and adding
     DP_CACHE_KILL            # kmemcg_cache_deactivate_after_rcu: before percpu_ref_kill
-    DP_PAGE_FREE_PUT         # __free_slab: between the uncharge and the cache put
+    DP_PAGE_FREE_PUT         # __free_slab: between the uncharge and the cache put (cache killed)
     DP_OFFLINE_KMEM          # memcg_offline_kmem: between deactivation and the id change
     DP_DESTROY_DYING         # kmem_cache_destroy: between the last reference and the dying flag
     DP_NR
@@ -240,15 +242,25 @@ cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only 
 cdef long dp_max_ns[16]               # maximum delay per point
 cdef long dp_taken[16]                # atomic: how often each point delayed
 
+cdef long dp_budget_pct = 10             # at most this share of a thread's time in delays
+
 cdef void _ms_delay(int point) noexcept nogil:
     cdef ms_thread *t = &ms_threads[ms_cpu]
     cdef unsigned long long r = ms_rng_next(&t.rng_delay)
     cdef long ns
-    cdef unsigned long long until
+    cdef unsigned long long now, until
     cdef timespec ts
     if <unsigned int>(r >> 32) >= dp_threshold[point]:
         return
     ns = <long>((r & 0xffffffffULL) % <unsigned long long>(dp_max_ns[point] + 1))
+    # The delay budget: a thread whose delays already took dp_budget_pct of
+    # its time skips this one, so long delays in hot windows cannot starve it.
+    now = ms_now_ns()
+    if t.delay_start_ns == 0:
+        t.delay_start_ns = now
+    if (t.delay_spent_ns + ns) * 100 > <long>(now - t.delay_start_ns) * dp_budget_pct + 1000000:
+        return
+    t.delay_spent_ns += ns
     t.counters[CNT_DELAYS] += 1
     atomic_add_L(&dp_taken[point], 1)
     if (r & 3) == 0:

@@ -502,11 +502,25 @@ cdef void worker_kick(ms_worker *w) noexcept nogil:
             i += 1
     poll_kick()
 
-cdef inline void worker_receive(ms_worker *w) noexcept nogil:
+cdef enum:
+    RECEIVE_BATCH = 1024        # mailbox objects freed per worker op at most
+
+cdef inline bint worker_receive_one(ms_worker *w) noexcept nogil:
+    """Free one object another worker handed us; False when none is there."""
     cdef ms_object *o = <ms_object *>mpsc_pop(&w.mailbox)
-    if o != NULL:
-        w.live_by_root[o.page.cache.root_index] -= 1
-        kmem_cache_free(o)
+    if o == NULL:
+        return False
+    w.live_by_root[o.page.cache.root_index] -= 1
+    kmem_cache_free(o)
+    return True
+
+cdef inline void worker_receive(ms_worker *w) noexcept nogil:
+    """Up to RECEIVE_BATCH objects per op, so a worker that was descheduled
+    catches up instead of letting its mailbox grow without bound."""
+    cdef int i
+    for i in range(RECEIVE_BATCH):
+        if not worker_receive_one(w):
+            return
 
 cdef bint worker_alloc(ms_worker *w, kmem_cache *root) noexcept nogil:
     cdef ms_object *o = kmem_cache_alloc(root, &w.memcg)
@@ -657,6 +671,28 @@ cdef bint workers_saw(long gen) noexcept nogil:
             return False
     return True
 
+cdef void ctl_rmdir_user_of(kmem_cache *root) noexcept nogil:
+    """rmdir one removable memcg that has a child cache of `root`."""
+    cdef int i, id
+    cdef memcg_cache_array *arr = root.memcg_caches
+    for i in range(ctl_nr_online):
+        id = READ_ONCE_I(&ctl_online[i].kmemcg_id)
+        if 0 <= id < arr.size and READ_ONCE_P(<void **>&arr.entries[id]) != NULL:
+            if ctl_rmdir_one(ctl_online[i]):
+                atomic_add_L(&gstats[14], 1)
+                return
+
+cdef void ctl_finish_unload() noexcept nogil:
+    """Destroy the root being unloaded once every worker let go of it."""
+    global ctl_unload_index
+    if ctl_unload_index >= 0 and workers_saw(ctl_unload_gen) \
+            and root_live_objects(ctl_unload_index) == 0:
+        # A service stops: its cgroup goes away as its module unloads, so
+        # the offline's deactivation races with kmem_cache_destroy.
+        ctl_rmdir_user_of(roots[ctl_unload_index])
+        kmem_cache_destroy(ctl_unload_index)
+        ctl_unload_index = -1
+
 cdef void ctl_module(ms_rng *rng) noexcept nogil:
     """Module caches: create (some merge), destroy; the last reference of a
     root goes through unloading: workers stop using it and free their objects
@@ -665,9 +701,6 @@ cdef void ctl_module(ms_rng *rng) noexcept nogil:
     cdef int idx, k
     cdef kmem_cache *s
     if ctl_unload_index >= 0:
-        if workers_saw(ctl_unload_gen) and root_live_objects(ctl_unload_index) == 0:
-            kmem_cache_destroy(ctl_unload_index)
-            ctl_unload_index = -1
         return
     if ctl_nr_modules < MAX_MODULES and ms_rng_below(rng, 2) == 0:
         k = ms_rng_below(rng, 3)
@@ -708,6 +741,7 @@ cdef void controller_step(ms_rng *rng) noexcept nogil:
     cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + cfg.w_module + cfg.w_limit
     cdef int x
     cdef mem_cgroup *m
+    ctl_finish_unload()
     if total <= 0:
         return
     x = ms_rng_below(rng, total)
@@ -840,6 +874,8 @@ cdef void reset_diagnostics() noexcept nogil:
         ms_threads[i].fr_head = 0
         ms_threads[i].nr_active = 0
         ms_threads[i].kick_seen = 0
+        ms_threads[i].delay_start_ns = 0
+        ms_threads[i].delay_spent_ns = 0
     memset(dp_taken, 0, sizeof(dp_taken))
     cp_count = 0
     cp_max_ns = 0
@@ -1110,6 +1146,14 @@ def flight_recorder():
     finally:
         free(buf)
 
+
+cdef long _mb_len(mpsc_queue *q) noexcept nogil:
+    cdef long k = 0
+    cdef mpsc_node *x = q.tail
+    while x != NULL and k < 10000000:
+        k += 1
+        x = x.next
+    return k
 
 def live_stats():
     """Counters of the run so far (read racily; exact once it is over)."""

@@ -789,7 +789,10 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
         # a deliberate bug: test and queue without memcg_kmem_wq_lock
         if READ_ONCE_I(&root.dying):
             return
+        atomic_add_L(&gstats[13], 1)
         ms_delay(DP_DEACTIVATE_DYING)
+        if READ_ONCE_I(&root.dying):
+            atomic_add_L(&gstats[15], 1)
         s.deact_rcu.owner = s
         call_rcu(&s.deact_rcu, kmemcg_rcufn)
         return
@@ -1322,7 +1325,7 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         count_event(CNT_RCU_READ)
     memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
     ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
-                (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
+                (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or percpu_ref_is_dying(&s.refcnt)))
     # The page's references pin the cache until the put below.
     if not cache_ok(s, 11):
         if protected:
@@ -1336,7 +1339,7 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
     if protected:
         rcu_read_unlock()
     mod_node_state(stat_idx(s), -nr)
-    ms_delay(DP_PAGE_FREE_PUT)
+    ms_delay_if(DP_PAGE_FREE_PUT, percpu_ref_is_dying(&s.refcnt))
     if not MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):
         percpu_ref_put_many(&s.refcnt, nr)
 
