@@ -13,6 +13,8 @@ from setuptools import Extension, setup
 
 debug = os.environ.get("MEMCG_STRESS_DEBUG", "") not in ("", "0")
 macros = [("MS_DEBUG", "1")] if debug else []
+if os.environ.get("MEMCG_STRESS_NO_COUNTERS", "") not in ("", "0"):
+    macros.append(("MS_COUNTERS", "0"))     # benchmark variant: no per-thread counters
 
 ext = Extension(
     "stresscore._core",

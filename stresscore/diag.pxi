@@ -119,8 +119,19 @@ cdef ms_thread *ms_threads = NULL    # MS_MAX_CPUS slots, 64-byte aligned
 cdef inline ms_thread *this_thread() noexcept nogil:
     return &ms_threads[ms_cpu]
 
+cdef extern from *:
+    """
+    #ifndef MS_COUNTERS
+    #define MS_COUNTERS 1   /* build with -DMS_COUNTERS=0 to measure what the counters cost */
+    #endif
+    """
+    const bint MS_COUNTERS_ON "MS_COUNTERS"
+
 cdef inline void count_event(int which) noexcept nogil:
-    ms_threads[ms_cpu].counters[which] += 1
+    # allocations and frees are the product's op count (and checker 5's
+    # ledger): always counted; the rest only in a counters build
+    if MS_COUNTERS_ON or which <= CNT_FREE:
+        ms_threads[ms_cpu].counters[which] += 1
 
 cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
     """Append to the calling thread's ring.  Lock-free: single writer; the

@@ -560,6 +560,8 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
         r >>= 8
         if w.n_held == 0 or (op < <unsigned int>cfg.alloc_pct and w.n_held < cfg.max_held):
             worker_alloc(w, pick_root(&t.rng))
+        elif op < <unsigned int>cfg.alloc_pct:
+            worker_free_held(w, <long>(r % <unsigned long long>w.n_held))   # full: make room
         elif op < <unsigned int>(cfg.alloc_pct + cfg.send_pct) and nr_workers > 1:
             to = <int>((r >> 24) % <unsigned long long>(nr_workers - 1))
             if to >= w.cpu:
@@ -567,7 +569,8 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
             worker_send(w, <long>(r % <unsigned long long>w.n_held), to)
         else:
             worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
-        t.counters[CNT_OPS] += 1
+        if MS_COUNTERS_ON:
+            t.counters[CNT_OPS] += 1
     # ---- drain ----
     WRITE_ONCE_L(&w.stopped_sending, 1)
     fetch_add_L(&stopped_sending_count, 1)
@@ -1146,14 +1149,6 @@ def flight_recorder():
     finally:
         free(buf)
 
-
-cdef long _mb_len(mpsc_queue *q) noexcept nogil:
-    cdef long k = 0
-    cdef mpsc_node *x = q.tail
-    while x != NULL and k < 10000000:
-        k += 1
-        x = x.next
-    return k
 
 def live_stats():
     """Counters of the run so far (read racily; exact once it is over)."""

@@ -817,10 +817,9 @@ cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
 
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
-    if not cache_ok(s, 1):
-        return
     ms_mutex_lock(&slab_mutex)
-    kmemcg_cache_deactivate_after_rcu(s)
+    if cache_ok(s, 1):          # under slab_mutex: a shutdown cannot slip in after the test
+        kmemcg_cache_deactivate_after_rcu(s)
     ms_mutex_unlock(&slab_mutex)
 
 cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
@@ -843,10 +842,9 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
 
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
-    if not cache_ok(s, 2):
-        return
     ms_mutex_lock(&slab_mutex)
-    shutdown_cache(s)
+    if cache_ok(s, 2):
+        shutdown_cache(s)
     ms_mutex_unlock(&slab_mutex)
 
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil:
@@ -1055,7 +1053,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
     if not typesafe:
         for i in range(MAX_ROOTS):
             s = roots[i]
-            if s != NULL and s.mergeable and not s.dying and s.size == size \
+            if s != NULL and s.mergeable and not s.dying and not s.unloading and s.size == size \
                     and s.objects == objects and s.order == order \
                     and s.reclaimable == reclaimable:
                 s.refcount += 1
