@@ -920,8 +920,15 @@ class Model:
 
     def note_active(self, s: KmemCache) -> None:
         active = self.cpus[self.cpu].active
-        if s not in active and len(active) < MAX_ACTIVE:
+        if s in active:
+            return
+        if len(active) < MAX_ACTIVE:
             active.append(s)
+        else:
+            # full: give up the oldest slab, so every frozen page stays tracked
+            victim = active[0]
+            self.deactivate_slab(victim, victim.cpu_slab[self.cpu])
+            active[0] = s
 
     def slab_alloc(self, s: KmemCache) -> Optional[SlabObject]:
         slot = s.cpu_slab[self.cpu]

@@ -409,7 +409,12 @@ cdef class Model:
             self.grace_period()
             percpu_ref_put_many(&c.refcnt, percpu_ref_count(&c.refcnt) + 1)
         elif what == "killed-cache":
-            c = self._any_child_cache()
+            # kill worker 0's cache of root 0 while memcg_caches still names it
+            if workers[0].memcg.kmemcg_id < 0:
+                raise RuntimeError("worker 0 must be in a non-root memcg")
+            c = roots[0].memcg_caches.entries[workers[0].memcg.kmemcg_id]
+            if c == NULL:
+                raise RuntimeError("worker 0's memcg has no cache of root 0 yet")
             percpu_ref_kill(&c.refcnt)
             self.grace_period()
             _as_cpu(0)

@@ -94,6 +94,7 @@ CNT_NAMES = ["alloc", "free", "remote_free", "mail_sent", "page_alloc",
 
 cdef enum:
     MAX_ACTIVE = 128        # caches in which one cpu may hold an active slab
+    DIGEST_OPS = 4096       # worker choices folded into choice_digest
 
 cdef struct ms_thread:
     # Everything here is written by the owning thread only, except where a
@@ -106,6 +107,8 @@ cdef struct ms_thread:
     void *active[MAX_ACTIVE]         # kmem_caches where this cpu has a slab
     int nr_active
     long kick_seen                   # last kick generation handled
+    unsigned long long choice_digest     # hash of the first DIGEST_OPS random choices (seed tests)
+    long digest_left
     unsigned long long delay_start_ns    # first delay candidate (delay budget)
     long delay_spent_ns              # time given to delays so far
     void *page_pool                  # freed slab pages kept for reuse by this thread
@@ -136,8 +139,12 @@ cdef inline void count_event(int which) noexcept nogil:
 cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
     """Append to the calling thread's ring.  Lock-free: single writer; the
     reader (a checkpoint or a violation dump) may see a torn latest entry."""
-    cdef ms_thread *t = &ms_threads[ms_cpu]
-    cdef fr_event *e = &t.fr[t.fr_head & (FR_SIZE - 1)]
+    cdef ms_thread *t
+    cdef fr_event *e
+    if ms_cpu < 0:
+        return                      # set-up code outside the run's threads
+    t = &ms_threads[ms_cpu]
+    e = &t.fr[t.fr_head & (FR_SIZE - 1)]
     e.ts = ms_now_ns()
     e.ev = ev
     e.a = a

@@ -64,6 +64,10 @@ cdef struct ms_worker:
     ms_object **held            # owner only
     long n_held                 # owner only (read by checkpoints)
     long live_by_root[MAX_ROOTS]   # owner: allocations minus frees per root index
+    long sent_to[64]            # owner: objects handed to each worker
+    int blocked[64]             # owner: sends to that worker held back for this many tries
+    char _pad1[64]
+    long recv_from[64]          # owner writes (WRITE_ONCE), senders read: objects received from each worker
     int cpu
     int exited                  # WRITE_ONCE by the worker when it left the drain
     long stopped_sending        # WRITE_ONCE by the worker in the drain
@@ -504,12 +508,14 @@ cdef void worker_kick(ms_worker *w) noexcept nogil:
 
 cdef enum:
     RECEIVE_BATCH = 1024        # mailbox objects freed per worker op at most
+    MAILBOX_MAX = 4096          # objects in flight to one worker before senders hold back
 
 cdef inline bint worker_receive_one(ms_worker *w) noexcept nogil:
     """Free one object another worker handed us; False when none is there."""
     cdef ms_object *o = <ms_object *>mpsc_pop(&w.mailbox)
     if o == NULL:
         return False
+    WRITE_ONCE_L(&w.recv_from[o.from_cpu], w.recv_from[o.from_cpu] + 1)
     w.live_by_root[o.page.cache.root_index] -= 1
     kmem_cache_free(o)
     return True
@@ -536,6 +542,8 @@ cdef void worker_send(ms_worker *w, long i, int to) noexcept nogil:
     cdef ms_object *o = w.held[i]
     w.n_held -= 1
     w.held[i] = w.held[w.n_held]
+    o.from_cpu = w.cpu
+    w.sent_to[to] += 1
     # live_by_root is allocations minus frees per worker: the receiver
     # accounts the free, the sum over workers stays exact.
     mpsc_push(&workers[to].mailbox, &o.node)
@@ -556,6 +564,10 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
             worker_kick(w)
         worker_receive(w)
         r = ms_rng_next(&t.rng)
+        if t.digest_left:
+            # FNV-1a over the raw choices: equal seeds, equal digests
+            t.digest_left -= 1
+            t.choice_digest = (t.choice_digest ^ r) * 1099511628211ULL
         op = <unsigned int>(r % 100)
         r >>= 8
         if w.n_held == 0 or (op < <unsigned int>cfg.alloc_pct and w.n_held < cfg.max_held):
@@ -566,7 +578,15 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
             to = <int>((r >> 24) % <unsigned long long>(nr_workers - 1))
             if to >= w.cpu:
                 to += 1
-            worker_send(w, <long>(r % <unsigned long long>w.n_held), to)
+            if w.blocked[to]:
+                # the receiver is behind: free it ourselves for a while
+                w.blocked[to] -= 1
+                worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
+            else:
+                worker_send(w, <long>(r % <unsigned long long>w.n_held), to)
+                if (w.sent_to[to] & 63) == 0 and \
+                        w.sent_to[to] - READ_ONCE_L(&workers[to].recv_from[w.cpu]) > MAILBOX_MAX:
+                    w.blocked[to] = 1024
         else:
             worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
         if MS_COUNTERS_ON:
@@ -670,7 +690,8 @@ cdef long root_live_objects(int index) noexcept nogil:
 cdef bint workers_saw(long gen) noexcept nogil:
     cdef int i
     for i in range(nr_workers):
-        if READ_ONCE_L(&ms_threads[workers[i].cpu].kick_seen) < gen and not READ_ONCE_I(&workers[i].exited):
+        if smp_load_acquire_L(&ms_threads[workers[i].cpu].kick_seen) < gen \
+                and not READ_ONCE_I(&workers[i].exited):
             return False
     return True
 
@@ -877,6 +898,8 @@ cdef void reset_diagnostics() noexcept nogil:
         ms_threads[i].fr_head = 0
         ms_threads[i].nr_active = 0
         ms_threads[i].kick_seen = 0
+        ms_threads[i].choice_digest = 14695981039346656037ULL
+        ms_threads[i].digest_left = DIGEST_OPS
         ms_threads[i].delay_start_ns = 0
         ms_threads[i].delay_spent_ns = 0
     memset(dp_taken, 0, sizeof(dp_taken))
@@ -1039,6 +1062,17 @@ def engine_setup(dict c):
     ctl_nr_online = 0
     ctl_nr_modules = 0
     ctl_unload_index = -1
+    # Tasks start in cgroups of their own (one per worker, as services do),
+    # so the first id-space growths already race with allocations.
+    cdef mem_cgroup *m
+    if cfg.controller_on:
+        for i in range(min(n, cfg.max_memcgs)):
+            m = mem_cgroup_create(root_mem_cgroup)
+            if m == NULL:
+                break
+            ctl_online[ctl_nr_online] = m
+            ctl_nr_online += 1
+            mem_cgroup_migrate(&workers[i].memcg, m)
     stw_participants = n + 3
     rcu_set_callback_thread_active(1)
     WRITE_ONCE_L(&wq_threaded, 1)
@@ -1158,7 +1192,9 @@ def live_stats():
     cdef unsigned long hist[32]
     threads = []
     for c in range(ms_nr_cpu_ids):
-        threads.append({CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)})
+        d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
+        d["choice_digest"] = ms_threads[c].choice_digest
+        threads.append(d)
     with nogil:
         if model_ready:
             ms_mutex_lock(&cgroup_mutex)

@@ -163,6 +163,7 @@ cdef struct ms_object:
     ms_page *page               # stable
     long state                  # OBJ_FREE / OBJ_ALLOCATED: written by the object's holder
     long mark                   # checkpoint epoch (checker 5)
+    long from_cpu               # worker that handed it over (mailbox back-pressure)
 
 cdef struct ms_page:
     rcu_head rcu                # TYPESAFE_BY_RCU deferred free
@@ -1475,6 +1476,11 @@ cdef void note_active(kmem_cache *s) noexcept nogil:
     if t.nr_active < MAX_ACTIVE:
         t.active[t.nr_active] = s
         t.nr_active += 1
+    else:
+        # full: give up the oldest slab, so every frozen page stays tracked
+        # (an untracked one would never be flushed, and its cache never die)
+        deactivate_slab(<kmem_cache *>t.active[0], cpu_slab_of(<kmem_cache *>t.active[0]))
+        t.active[0] = s
 
 cdef ms_object *slab_alloc(kmem_cache *s) noexcept nogil:
     """An object from this cpu's slab of s, refilled or replaced as needed;
@@ -1556,6 +1562,11 @@ cdef void flush_cpu_slabs(bint all_caches) noexcept nogil:
     cdef bint flush
     while i < t.nr_active:
         s = <kmem_cache *>t.active[i]
+        if READ_ONCE_L(&s.magic) != CACHE_MAGIC:
+            # shut down since this cpu's slab of it emptied: nothing to flush
+            t.nr_active -= 1
+            t.active[i] = t.active[t.nr_active]
+            continue
         if all_caches:
             flush = True
         elif s.is_root:
@@ -1577,8 +1588,11 @@ cdef inline void poll_kick() noexcept nogil:
     cdef long g = READ_ONCE_L(&kick_gen)
     if g != t.kick_seen:
         smp_rmb()       # the kill or unloading flag before the caches' state
-        t.kick_seen = g
         flush_cpu_slabs(False)
+        # Only now is the kick answered: the controller, which waits for it
+        # (workers_saw) before destroying a root, must find our slabs of it
+        # flushed.  Pairs with smp_load_acquire_L in workers_saw.
+        smp_store_release_L(&t.kick_seen, g)
 
 # ---------------------------------------------------------------------------
 # The allocation and free entry points used by workers.

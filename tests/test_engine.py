@@ -1,0 +1,156 @@
+"""The stress engine: checkers that fire by name, the flight recorder, seeds,
+delay injection, and clean runs of the correct model in both modes."""
+import pytest
+
+from stress import Config, run
+from stresscore import _core
+from stresscore._core import Model
+
+
+def _populated(mode="reparent"):
+    """A model with memcgs, child caches and objects held by both workers."""
+    m = Model(workers=2, mode=mode)
+    a = m.mkdir(0)
+    b = m.mkdir(a)
+    m.migrate(0, b)
+    m.migrate(1, a)
+    for i in range(60):
+        assert m.alloc(0, i % 4)
+        assert m.alloc(1, i % 4)
+    m.settle()                      # creation works ran: child caches exist
+    for i in range(60):
+        assert m.alloc(0, i % 4)
+        assert m.alloc(1, (i + 1) % 4)
+    assert m.check() == []
+    return m
+
+
+# Each corruption of the state a checker guards, and the invariant that must
+# name it.
+CORRUPTIONS = [
+    ("charge", "charge"),
+    ("stats", "stats"),
+    ("refs", "references"),
+    ("lists", "lists"),
+    ("objects", "objects"),
+    ("use-after-free", "use-after-free"),
+    ("double-free", "double-free"),
+    ("percpu-owner", "percpu-owner"),
+    ("lockdep", "lockdep"),
+    ("refcount-negative", "refcount-negative"),
+    ("killed-cache", "alloc-from-killed-cache"),
+]
+
+
+@pytest.mark.parametrize("what,invariant", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_checker_fires_by_name(what, invariant):
+    m = _populated()
+    m.corrupt(what)
+    found = {v["invariant"] for v in m.check()} | {v["invariant"] for v in m.violations()}
+    assert invariant in found, (what, found)
+
+
+def test_leak_checker_fires_at_the_end():
+    m = _populated()
+    m.drain()
+    assert m.check(final=True) == []
+    a = m.mkdir(0)                   # a cgroup left behind after the drain
+    found = {v["invariant"] for v in m.check(final=True)}
+    assert found == {"leak"}, found
+    assert m.rmdir(a)
+
+
+@pytest.mark.parametrize("mode", ["reparent", "legacy"])
+def test_correct_model_checks_clean_through_a_removal(mode):
+    m = _populated(mode)
+    m.migrate(0, 0)
+    victim = [i for i in m.memcg_ids() if i != 0][-1]
+    assert m.rmdir(victim)
+    for _ in range(5):
+        m.settle()
+        assert m.check() == []
+    m.drain()
+    assert m.check(final=True) == []
+
+
+def test_violation_report_carries_everything():
+    """Invariant, objects involved, seed, configuration and the last events
+    of every thread with timestamps."""
+    r = run(Config(duration=10, workers=2, seed=11, mutant="no-flush-on-free", stat_interval=0))
+    assert r.verdict == "violation"
+    assert r.seed == 11 and r.config["seed"] == 11 and r.config["mutant"] == "no-flush-on-free"
+    v = r.violations[0]
+    assert v["invariant"] == "stats"
+    assert "memcg" in v["message"] and "stat[" in v["message"]
+    fr = v["flight_recorder"]
+    assert len(fr) == 2 + 3                       # every thread of the run
+    events = [e for thread in fr for e in thread]
+    assert events and all(len(thread) <= 64 for thread in fr)
+    assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
+    assert max(len(t) for t in fr) == 64          # a busy thread fills its ring
+    names = {e[1] for e in events}
+    assert names & {"alloc_slow", "page_free", "charge", "mkdir", "rmdir", "checkpoint"}
+
+
+def test_same_seed_same_choices_per_thread():
+    digests = []
+    for seed in (5, 5, 6):
+        r = run(Config(duration=0.3, workers=2, seed=seed, controller=False, stat_interval=0))
+        assert r.clean
+        digests.append([t["choice_digest"] for t in r.stats["threads"][:2]])
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
+    assert digests[0][0] != digests[0][1]         # each thread its own stream
+
+
+def test_delay_injection_takes_named_points_and_can_be_off():
+    on = run(Config(duration=1.5, workers=2, seed=3, stat_interval=0))
+    off = run(Config(duration=1.0, workers=2, seed=3, delay_injection=False, stat_interval=0))
+    assert on.clean and off.clean
+    taken = on.stats["delays_taken"]
+    assert set(taken) == set(_core.DELAY_POINTS)
+    assert sum(taken.values()) > 0
+    assert sum(off.stats["delays_taken"].values()) == 0
+    assert sum(t["delays"] for t in on.stats["threads"]) == sum(taken.values())
+
+
+def test_delay_point_probability_one_fires_every_time():
+    r = run(Config(duration=1.0, workers=2, seed=4, stat_interval=0,
+                   delays={"reparent_swap": (1.0, 1.0)}))
+    assert r.clean
+    assert r.stats["delays_taken"]["reparent_swap"] == r.stats["global"]["reparented"] > 0
+
+
+@pytest.mark.parametrize("mode", ["reparent", "legacy"])
+def test_correct_model_runs_clean(mode):
+    r = run(Config(duration=4, workers=2, mode=mode, seed=21, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:3]
+    st = r.stats
+    assert st["checkpoints"] > 5
+    assert st["global"]["memcgs_created"] > 10
+    # every cgroup but root went the whole way: offlined, released, freed
+    g = st["global"]
+    assert g["memcgs_offlined"] == g["memcgs_released"] == g["memcgs_freed"] == g["memcgs_created"] - 1
+    if mode == "reparent":
+        assert st["global"]["reparented"] > 0
+    else:
+        assert st["global"]["reparented"] == 0
+    # the drain removed every cgroup and cache
+    assert st["memcgs_online"] == 0 and st["memcgs_dying"] == 0 and st["child_caches"] == 0
+
+
+def test_legacy_piles_up_dying_memcgs_reparent_does_not():
+    peak = {}
+    for mode in ("reparent", "legacy"):
+        r = run(Config(duration=3, workers=2, mode=mode, seed=8, stat_interval=0))
+        assert r.clean, r.violations[:3]
+        peak[mode] = max(s["memcgs_dying"] for s in r.samples)
+    assert peak["legacy"] > peak["reparent"]
+
+
+def test_bad_config_is_refused():
+    from stress import ConfigError
+    with pytest.raises(ConfigError, match="workers"):
+        run(Config(workers=-1))
+    with pytest.raises(ConfigError, match="mutant"):
+        run(Config(mutant="nope"))
