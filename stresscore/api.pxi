@@ -249,7 +249,7 @@ cdef class Model:
         """Run every checker now; the violations it found (dicts)."""
         cdef long first = READ_ONCE_L(&nr_violations)
         _as_cpu(self.sys_cpu)
-        run_checkers(final)
+        run_checkers(final, True)
         return violations_since(first)
 
     def violations(self):

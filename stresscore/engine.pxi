@@ -34,6 +34,7 @@ cdef enum:
     MAX_CTL_MEMCGS = 256
     MAX_MODULES = 8
     CP_RING = 4096              # checkpoint pauses kept for medians
+    FULL_CHECK_EVERY = 8        # every 8th checkpoint visits every object
     PICK = 100                  # root pick table size
 
 # ---------------------------------------------------------------------------
@@ -159,9 +160,11 @@ cdef inline void fmt_cache(char *buf, int n, kmem_cache *c) noexcept nogil:
              percpu_ref_count(&c.refcnt), percpu_ref_is_dying(&c.refcnt),
              c.deactivated, c.shut_down, c.nr_pages)
 
-cdef long walk_cache_pages(kmem_cache *s, long *node_truth) noexcept nogil:
+cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept nogil:
     """Ground truth of one cache: its pages, their objects and charges.
-    Returns the number of allocated objects found."""
+    Returns the number of allocated objects found: counted object by object
+    in a full check, else taken from each page's inuse word (which the full
+    checks verify against the objects)."""
     cdef ms_list *n
     cdef ms_page *page
     cdef int cpu, i, typ = stat_idx(s)
@@ -184,13 +187,16 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth) noexcept nogil:
         page = <ms_page *>n.owner
         npages += 1
         node_truth[typ] += nr
-        alloc = 0
-        for i in range(s.objects):
-            if page.objs[i].state == OBJ_ALLOCATED:
-                alloc += 1
         inuse = page.state >> 1
+        if full:
+            alloc = 0
+            for i in range(s.objects):
+                if page.objs[i].state == OBJ_ALLOCATED:
+                    alloc += 1
+        else:
+            alloc = inuse - (page.ck_free if (page.state & 1) else 0)
         expect = alloc + (page.ck_free if (page.state & 1) else 0)
-        if inuse != expect and not bad:
+        if (inuse != expect or alloc < 0 or alloc > s.objects) and not bad:
             bad = 1
             snprintf(buf, VMSG, "slab page of cache %ld: inuse %ld but %ld objects allocated and %ld on the cpu freelist",
                      s.id, inuse, alloc, page.ck_free if (page.state & 1) else 0)
@@ -236,9 +242,13 @@ cdef long count_object(ms_object *o, long epoch) noexcept nogil:
     o.mark = epoch
     return 1
 
-cdef long run_checkers(bint final) noexcept nogil:
+cdef long run_checkers(bint final, bint full) noexcept nogil:
     """Every invariant of DESIGN.md section 4 against the page walk.  Returns
-    the number of violations it reported."""
+    the number of violations it reported.  A full check also visits every
+    object (each page's objects and every held one, marking them to find an
+    object in two places); the others take object counts from the pages'
+    inuse words and the workers' ledgers, so their pause depends on pages,
+    caches and memcgs, not on live objects."""
     global checker_epoch, last_lockdep, last_underflows
     cdef long before = READ_ONCE_L(&nr_violations)
     cdef long node_truth[2]
@@ -304,7 +314,7 @@ cdef long run_checkers(bint final) noexcept nogil:
         s = roots[i]
         if s == NULL:
             continue
-        found += walk_cache_pages(s, node_truth)
+        found += walk_cache_pages(s, node_truth, full)
         n = s.children.next
         while n != &s.children:
             c = <kmem_cache *>n.owner
@@ -314,7 +324,7 @@ cdef long run_checkers(bint final) noexcept nogil:
                 snprintf(buf, VMSG, "cache %ld is on the children list of root %d but names root %d",
                          c.id, s.root_index, c.root_index)
                 report_violation(V_LISTS, c.id, 0, buf)
-            found += walk_cache_pages(c, node_truth)
+            found += walk_cache_pages(c, node_truth, full)
             n = n.next
     spin_lock(&release_lock)
     n = caches_releasing.next
@@ -335,13 +345,18 @@ cdef long run_checkers(bint final) noexcept nogil:
                 report_violation(V_REFS, i, w.memcg.id, buf)
             else:
                 w.memcg.ck_holders += 1
-        for v in range(w.n_held):
-            held_total += count_object(w.held[v], checker_epoch)
-        q = w.mailbox.tail
-        while q != NULL:
-            if q != &w.mailbox.stub:
-                held_total += count_object(<ms_object *>q, checker_epoch)
-            q = q.next
+        if full:
+            for v in range(w.n_held):
+                held_total += count_object(w.held[v], checker_epoch)
+            q = w.mailbox.tail
+            while q != NULL:
+                if q != &w.mailbox.stub:
+                    held_total += count_object(<ms_object *>q, checker_epoch)
+                q = q.next
+        else:
+            held_total += w.n_held
+            for v in range(nr_workers):     # in flight to w: sent by v, not yet received
+                held_total += workers[v].sent_to[i] - w.recv_from[v]
     # creation works hold a css reference on their memcg
     q = workqueue.tail
     while q != NULL:
@@ -465,7 +480,7 @@ cdef void checkpoint() noexcept nogil:
     cdef long dt
     stw_stop()
     fr_record(EV_CHECKPOINT, cp_count, 0)
-    run_checkers(False)
+    run_checkers(False, cp_count % FULL_CHECK_EVERY == 0)
     stw_resume()
     dt = <long>(ms_now_ns() - t0)
     cp_ring[cp_count % CP_RING] = dt
@@ -833,7 +848,7 @@ cdef void controller_drain() noexcept nogil:
         ctl_nr_modules -= 1
         kmem_cache_destroy(ctl_modules[ctl_nr_modules])
     quiesce(2000)
-    run_checkers(True)
+    run_checkers(True, True)
 
 cdef void controller_loop() noexcept nogil:
     cdef ms_thread *t = this_thread()

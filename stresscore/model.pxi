@@ -1602,6 +1602,9 @@ cdef ms_object *kmem_cache_alloc(kmem_cache *root, mem_cgroup **task_memcg) noex
     cdef ms_object *obj = slab_alloc(s)
     memcg_kmem_put_cache(s)
     if obj != NULL:
+        if obj.state != OBJ_FREE:       # a freelist handed out a live object
+            violationf(V_OBJECTS, <long>obj, obj.state,
+                       "object %lx allocated while allocated (state %lx)", <long>obj, obj.state)
         obj.state = OBJ_ALLOCATED
         count_event(CNT_ALLOC)
     return obj
