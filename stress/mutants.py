@@ -56,7 +56,9 @@ MUTANTS: tuple[Mutant, ...] = (
            reason="memcg_offline_kmem runs only after the css kill is confirmed, a grace period "
                   "after the last task that could read this memcg's memcg_caches entries left "
                   "its read section; the kill's own grace period is redundant (the review asked "
-                  "whether the RCU delay in the cache destructor is needed: in this model it is not)"),
+                  "whether the RCU delay in the cache destructor is needed: in this model it is not). "
+                  "An allocation that got the cache before the css died may still charge after it; "
+                  "that charge walks up to the parent, so the parent stays exact"),
     Mutant("array-free-without-grace-period",
            "the old memcg_caches array is freed at once when it grows",
            "use-after-free"),

@@ -241,7 +241,7 @@ cdef enum:
     DP_UNCHARGE_MEMCG        # memcg_uncharge_slab: between reading cache->memcg and the uncharge (memcg dying or cache killed)
     DP_REPARENT_SWAP         # memcg_deactivate_kmem_caches: between the pointer swap and the css put
     DP_REPARENT_SPLICE       # between list splice and css_get_many on the parent
-    DP_DEACTIVATE_DYING      # kmemcg_cache_deactivate: between the dying test and call_rcu
+    DP_DEACTIVATE_DYING      # kmemcg_cache_deactivate: between the dying test and call_rcu (root being destroyed)
     DP_CREATE_PUBLISH        # memcg_create_kmem_cache: before publishing entries[id]
     DP_ARRAY_GROW            # memcg_update_cache_params: before publishing the new array
     DP_FLUSH_STATS           # memcg_flush_percpu_vmstats: between summing and adding

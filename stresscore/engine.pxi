@@ -389,7 +389,7 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                     snprintf(buf, VMSG, "%s: visible stat[%d] %ld is more than %ld from %ld",
                              mb, t, m.stat[t], bound, m.ck_stat[t])
                     report_violation(V_STATS, m.id, t, buf)
-        if m.memory < 0:
+        if m.memory < 0 and m.state == MEMCG_ONLINE:
             snprintf(buf, VMSG, "memcg %ld: page counter negative (%ld)", m.id, m.memory)
             report_violation(V_CHARGE, m.id, m.memory, buf)
         if percpu_ref_count(&m.css) != m.ck_holders:

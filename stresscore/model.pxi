@@ -389,9 +389,13 @@ cdef void page_counter_uncharge(mem_cgroup *memcg, long nr) noexcept nogil:
     cdef long new
     while c != NULL:
         new = add_return_L(&c.memory, -nr)
-        if new < 0:
+        # Only an online memcg's counter must stay exact.  A dying child's
+        # may go below zero: a charge made after its css was killed walks up
+        # to the parent, and a free before the reparenting uncharges the
+        # child's chain (the kernel's page_counter_cancel would WARN).
+        if new < 0 and READ_ONCE_I(&c.state) == MEMCG_ONLINE:
             violationf(V_REF_NEGATIVE, c.id, new,
-                       "page counter of memcg %ld went negative (%ld)", c.id, new)
+                       "page counter of online memcg %ld went negative (%ld)", c.id, new)
         c = c.parent
 
 # ---------------------------------------------------------------------------
@@ -791,7 +795,7 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
         if READ_ONCE_I(&root.dying):
             return
         atomic_add_L(&gstats[13], 1)
-        ms_delay(DP_DEACTIVATE_DYING)
+        ms_delay_if(DP_DEACTIVATE_DYING, root.refcount == 0)   # open while the root is destroyed
         if READ_ONCE_I(&root.dying):
             atomic_add_L(&gstats[15], 1)
         s.deact_rcu.owner = s
@@ -800,7 +804,7 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
     cdef bint kill_now = False
     spin_lock(&memcg_kmem_wq_lock)
     if not root.dying:
-        ms_delay(DP_DEACTIVATE_DYING)
+        ms_delay_if(DP_DEACTIVATE_DYING, root.refcount == 0)   # open while the root is destroyed
         s.deact_rcu.owner = s
         if MUTANT(M_KILL_WITHOUT_GRACE_PERIOD) or MUTANT(M_RCU_BUSTED):
             kill_now = True                         # a deliberate bug: no grace period

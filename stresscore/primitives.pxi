@@ -71,6 +71,15 @@ def thread_id():
     return ms_thread_id()
 
 
+def set_nr_cpus(int n):
+    """Per-cpu slots in use (between runs only: no per-cpu residues may be
+    live).  Runs and Models set it themselves; tests of the primitives reset
+    it to every slot."""
+    if n < 1 or n > MS_MAX_CPUS:
+        raise ValueError(f"nr_cpus must be in [1, {MS_MAX_CPUS}]")
+    ms_set_nr_cpus(n)
+
+
 def max_cpus():
     return MS_MAX_CPUS
 

@@ -13,6 +13,15 @@ from stresscore import _core as c
 MAIN_CPU = c.max_cpus() - 1  # the test thread's slot when a test registers it
 
 
+@pytest.fixture(autouse=True)
+def all_cpu_slots():
+    """Runs and Models of other tests in this process narrow the slots in
+    use; these tests use the last slot."""
+    c.thread_unregister()
+    c.set_nr_cpus(c.max_cpus())
+    yield
+
+
 @pytest.fixture
 def registered():
     c.thread_register(MAIN_CPU)
