@@ -36,6 +36,7 @@ cdef enum:
     MEMCG_CACHES_MAX_SIZE = 512
     PAGE_OBJS = 64              # most objects per slab page in the model
     QUARANTINE = 64             # freed structures kept poisoned before reuse
+    RCU_FLOOD = 20000           # pending RCU callbacks past which page frees wait a grace period inline
 
     MEMCG_ONLINE = 1
     MEMCG_OFFLINE = 2           # removed (rmdir), "dying"
@@ -1427,6 +1428,13 @@ cdef void discard_slab(ms_page *page) noexcept nogil:
         page.rcu_pending = 1
         spin_unlock(&s.list_lock)
         if MUTANT(M_RCU_BUSTED):
+            __free_slab(page)
+        elif rcu_pending_callbacks() > RCU_FLOOD:
+            # The callback thread is behind (starved of CPU): wait for the
+            # grace period here rather than let pending pages pile up
+            # (rcutorture's forward-progress concern).  Never called inside
+            # a read section.
+            synchronize_rcu()
             __free_slab(page)
         else:
             call_rcu(&page.rcu, rcu_free_slab)
