@@ -29,14 +29,14 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "uncharge_memcg": (0.1, 2000.0),
     "reparent_swap": (0.3, 200.0),
     "reparent_splice": (0.3, 200.0),
-    "deactivate_dying": (1.0, 2000.0),
+    "deactivate_dying": (1.0, 5000.0),
     "create_publish": (0.2, 100.0),
     "array_grow": (0.5, 200.0),
     "flush_stats": (0.3, 100.0),
     "cache_kill": (0.3, 100.0),
     "page_free_put": (0.1, 500.0),
     "offline_kmem": (0.3, 200.0),
-    "destroy_dying": (1.0, 3000.0),
+    "destroy_dying": (1.0, 5000.0),
 }
 
 
