@@ -10,7 +10,10 @@ BUDGET = 10.0
 # cgroup offline inside the deactivation's delay.  Measured on the shared
 # 2-core machine: caught in 3 of 4 runs of 10 s, so three seeds catch it
 # almost always, but not surely enough to gate CI on it yet.
-SLOW = {"dying-flag-unlocked": (3, 10.0)}
+SLOW = {"dying-flag-unlocked": (3, 10.0),
+        # caught at an id-space growth, which happens a few times early in a
+        # run: a missed growth means a missed run, so several short seeds
+        "array-free-without-grace-period": (4, 5.0)}
 RARE = {"dying-flag-unlocked"}
 
 DETECTABLE = [pytest.param(m.name, marks=pytest.mark.xfail(
