@@ -16,13 +16,9 @@ cdef mem_cgroup *_memcg_by_id(long mid) noexcept nogil:
 cdef str _state_name(int st):
     return ("none", "online", "offline", "released", "freed")[st]
 
-cdef int _cur_cpu = -1
-
 cdef void _as_cpu(int cpu):
-    global _cur_cpu
     if ms_cpu != cpu:
         ms_thread_register(cpu)
-    _cur_cpu = cpu
 
 
 cdef class Model:

@@ -279,6 +279,7 @@ cdef void _ms_delay(int point) noexcept nogil:
     if (t.delay_spent_ns + ns) * 100 > <long>(now - t.delay_start_ns) * dp_budget_pct + 1000000:
         return
     t.delay_spent_ns += ns
+    fr_record(EV_DELAY, point, ns)
     t.counters[CNT_DELAYS] += 1
     atomic_add_L(&dp_taken[point], 1)
     if (r & 3) == 0:
