@@ -148,13 +148,19 @@ def load_config(dir: str | Path) -> Config:
         raise ConfigError(f"{str(path)!r} is not a run folder (no {CONFIG_FILE})") from None
     except OSError as e:
         raise ConfigError(f"cannot read {str(cfg)!r}: {e.strerror or _one_line(e)}") from None
+    return Config.from_dict(config_object(text, repr(str(cfg))), where=str(cfg))
+
+
+def config_object(text: str | bytes, name: str) -> dict:
+    """The JSON object of configuration keys in `text` (a config.json);
+    ConfigError with one line naming `name` otherwise."""
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise ConfigError(f"{str(cfg)!r} is not valid JSON: {_one_line(e)}") from None
+        raise ConfigError(f"{name} is not valid JSON: {_one_line(e)}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{str(cfg)!r}: expected a JSON object of configuration keys")
-    return Config.from_dict(data, where=str(cfg))
+        raise ConfigError(f"{name}: expected a JSON object of configuration keys")
+    return data
 
 
 def load_summary(dir: str | Path) -> dict | None:

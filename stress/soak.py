@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import (DEFAULT_DELAYS, DELAY_POINTS, MAX_WORKERS, MODES, MUTANTS_ALL, PRESETS, Config,
                      ConfigError, parse_duration)
-from .runfolder import RunFolder, load_config, load_summary, read_events, summary_for, total_violations
+from .runfolder import RunFolder, config_object, load_config, load_summary, read_events, summary_for, total_violations
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -116,13 +116,7 @@ def load_file(path: str) -> dict:
     except OSError as e:
         raise ConfigError(f"config: cannot read {path!r}: {e.strerror or _one_line(e)}") from None
     if path.endswith(".json"):
-        try:
-            data = json.loads(raw)
-        except ValueError as e:
-            raise ConfigError(f"config: {path!r} is not valid JSON: {_one_line(e)}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config: {path!r}: expected a JSON object of configuration keys")
-        return data
+        return config_object(raw, f"config: {path!r}")
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
