@@ -174,19 +174,20 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     cdef mem_cgroup *a
     cdef char buf[VMSG]
     cdef char cb[160]
-    n = s.pages.next
-    while n != &s.pages:
-        (<ms_page *>n.owner).ck_free = 0
-        n = n.next
+    # frozen pages: the objects on their cpu's private freelist (one pass
+    # over the cpu slots, tagged with the epoch, instead of a reset pass)
     for cpu in range(ms_nr_cpu_ids):
         slot = per_cpu_ptr_L(s.cpu_slab, cpu)
         if slot[0] != 0:
             (<ms_page *>slot[0]).ck_free = slot[2]
+            (<ms_page *>slot[0]).ck_epoch = checker_epoch
     n = s.pages.next
     while n != &s.pages:
         page = <ms_page *>n.owner
         npages += 1
         node_truth[typ] += nr
+        if page.ck_epoch != checker_epoch:
+            page.ck_free = 0
         inuse = page.state >> 1
         if full:
             alloc = 0

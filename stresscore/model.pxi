@@ -175,7 +175,8 @@ cdef struct ms_page:
     int rcu_pending             # list_lock: freed, waiting for a grace period
     ms_list node                # on cache->pages: list_lock
     ms_page *pool_next          # per-thread page pool
-    long ck_free                # checker scratch: objects on the freezing cpu's freelist
+    long ck_free                # checker scratch: objects on the freezing cpu's freelist...
+    long ck_epoch               # ...valid when this equals the checker's epoch
     ms_object objs[PAGE_OBJS]
 
 # ---------------------------------------------------------------------------
@@ -1384,6 +1385,7 @@ cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     page.cache = s
     page.free_remote = NULL
     page.rcu_pending = 0
+    page.ck_epoch = 0
     page.rcu.owner = page
     page.node.owner = page
     if s.is_root:
