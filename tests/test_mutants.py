@@ -13,7 +13,7 @@ BUDGET = 10.0
 SLOW = {"dying-flag-unlocked": (3, 10.0),
         # caught at an id-space growth, which happens a few times early in a
         # run: a missed growth means a missed run, so several short seeds
-        "array-free-without-grace-period": (4, 5.0)}
+        "array-free-without-grace-period": (6, 3.0)}
 RARE = {"dying-flag-unlocked"}
 
 DETECTABLE = [pytest.param(m.name, marks=pytest.mark.xfail(
