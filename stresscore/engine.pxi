@@ -86,13 +86,7 @@ cdef pthread_cond_t stw_cond
 cdef long stw_requested = 0     # lock-free flag polled at safe points; written under stw_mutex
 cdef long stw_gen = 0           # stw_mutex
 cdef int stw_parked = 0         # stw_mutex
-cdef int stw_participants = 0   # stw_mutex: threads of the run that have not left
-
-cdef void stw_join() noexcept nogil:
-    global stw_participants
-    pthread_mutex_lock(&stw_mutex)
-    stw_participants += 1
-    pthread_mutex_unlock(&stw_mutex)
+cdef int stw_participants = 0   # stw_mutex: threads of the run that have not left (set before they start)
 
 cdef void stw_leave() noexcept nogil:
     global stw_participants
@@ -1182,22 +1176,6 @@ def violations_since(long first):
 
 def violations_by_invariant():
     return {V_NAMES[i]: violations_by_code[i] for i in range(1, V_NR) if violations_by_code[i]}
-
-
-def flight_recorder():
-    """Every thread's last FR_SIZE events now (racy while running)."""
-    cdef long heads[64]
-    cdef int c
-    for c in range(ms_nr_cpu_ids):
-        heads[c] = READ_ONCE_L(&ms_threads[c].fr_head)
-    out = []
-    cdef fr_event *buf = <fr_event *>malloc(sizeof(fr_event) * MS_MAX_CPUS * FR_SIZE)
-    for c in range(ms_nr_cpu_ids):
-        memcpy(&buf[c * FR_SIZE], ms_threads[c].fr, sizeof(fr_event) * FR_SIZE)
-    try:
-        return _dump_events(buf, heads, ms_nr_cpu_ids)
-    finally:
-        free(buf)
 
 
 def live_stats():
