@@ -36,7 +36,7 @@ cdef enum:
     MEMCG_CACHES_MAX_SIZE = 512
     PAGE_OBJS = 64              # most objects per slab page in the model
     QUARANTINE = 64             # freed structures kept poisoned before reuse
-    RCU_FLOOD = 20000           # pending RCU callbacks past which page frees wait a grace period inline
+    RCU_FLOOD = 1024            # pending RCU callbacks past which page frees wait a grace period inline
 
     MEMCG_ONLINE = 1
     MEMCG_OFFLINE = 2           # removed (rmdir), "dying"
@@ -265,10 +265,16 @@ cdef ms_list *quarantine_take(ms_list *q, long *n) noexcept nogil:
     return node
 
 cdef void quarantine_put(ms_list *node, ms_list *q, long *n) noexcept nogil:
+    cdef bint twice
     spin_lock(&quarantine_lock)
-    list_add_tail(node, q)
-    n[0] += 1
+    twice = node.next != node
+    if not twice:
+        list_add_tail(node, q)
+        n[0] += 1
     spin_unlock(&quarantine_lock)
+    if twice:
+        report_violation(V_DOUBLE_FREE, <long>node.owner, 0,
+                         "a freed structure was released a second time")
 
 # ---------------------------------------------------------------------------
 # The workqueue (memcg_kmem_cache_wq, ordered).
@@ -1352,9 +1358,38 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
 # Slab pages (after SLUB: a per-cpu slab with a private freelist, a remote
 # free list any thread pushes to, and an (inuse, frozen) word).
 
+# Freed pages are kept for reuse, never handed back to the C library while
+# the model lives: a per-thread pool (no lock) backed by a global one under
+# page_pool_lock (the per-cpu page lists and zone->lock of the page
+# allocator).  The footprint is then the high-water mark of slab pages, not
+# whatever the C library's heaps retain of a churn of 3 KiB blocks.
+
+cdef enum:
+    PAGE_POOL_LOCAL = 512       # pages one thread keeps
+    PAGE_POOL_BATCH = 64        # pages moved between a thread and the global pool at once
+
+cdef ms_spinlock page_pool_lock
+cdef ms_page *page_pool_global = NULL   # page_pool_lock
+cdef long nr_page_pool_global = 0       # page_pool_lock
+
 cdef ms_page *page_pool_get() noexcept nogil:
+    global page_pool_global, nr_page_pool_global
     cdef ms_thread *t = this_thread()
     cdef ms_page *p = <ms_page *>t.page_pool
+    cdef int i
+    if p == NULL and READ_ONCE_P(<void **>&page_pool_global) != NULL:
+        spin_lock(&page_pool_lock)
+        for i in range(PAGE_POOL_BATCH):
+            p = page_pool_global
+            if p == NULL:
+                break
+            page_pool_global = p.pool_next
+            nr_page_pool_global -= 1
+            p.pool_next = <ms_page *>t.page_pool
+            t.page_pool = p
+            t.nr_pool += 1
+        spin_unlock(&page_pool_lock)
+        p = <ms_page *>t.page_pool
     if p != NULL:
         t.page_pool = p.pool_next
         t.nr_pool -= 1
@@ -1362,16 +1397,52 @@ cdef ms_page *page_pool_get() noexcept nogil:
     return <ms_page *>aligned_alloc(64, sizeof(ms_page))
 
 cdef void page_pool_put(ms_page *p) noexcept nogil:
+    global page_pool_global, nr_page_pool_global
     cdef ms_thread *t
+    cdef ms_page *q
+    cdef int i
     p.magic = POISON_MAGIC
-    if ms_cpu >= 0:
-        t = this_thread()
-        if t.nr_pool < 512:
-            p.pool_next = <ms_page *>t.page_pool
-            t.page_pool = p
-            t.nr_pool += 1
-            return
-    free(p)
+    if ms_cpu < 0:
+        spin_lock(&page_pool_lock)
+        p.pool_next = page_pool_global
+        page_pool_global = p
+        nr_page_pool_global += 1
+        spin_unlock(&page_pool_lock)
+        return
+    t = this_thread()
+    p.pool_next = <ms_page *>t.page_pool
+    t.page_pool = p
+    t.nr_pool += 1
+    if t.nr_pool > PAGE_POOL_LOCAL:
+        spin_lock(&page_pool_lock)
+        for i in range(PAGE_POOL_BATCH):
+            q = <ms_page *>t.page_pool
+            t.page_pool = q.pool_next
+            t.nr_pool -= 1
+            q.pool_next = page_pool_global
+            page_pool_global = q
+            nr_page_pool_global += 1
+        spin_unlock(&page_pool_lock)
+
+cdef void page_pool_free_list(ms_page *p) noexcept nogil:
+    cdef ms_page *nx
+    while p != NULL:
+        nx = p.pool_next
+        free(p)
+        p = nx
+
+cdef void page_pools_release() noexcept nogil:
+    """Hand every pooled page back to the C library (between runs; no
+    thread of the model may be running)."""
+    global page_pool_global, nr_page_pool_global
+    cdef int i
+    for i in range(MS_MAX_CPUS):
+        page_pool_free_list(<ms_page *>ms_threads[i].page_pool)
+        ms_threads[i].page_pool = NULL
+        ms_threads[i].nr_pool = 0
+    page_pool_free_list(page_pool_global)
+    page_pool_global = NULL
+    nr_page_pool_global = 0
 
 cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     """allocate_slab: a page with every object free, frozen for this cpu,
@@ -1657,6 +1728,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     global model_mode, mutant, kick_gen, wq_threaded, model_ready
     global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
     cdef int i
+    page_pools_release()
     model_mode = mode
     mutant = mut
     ms_mutex_init(&slab_mutex)
@@ -1664,6 +1736,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     spin_lock_init(&memcg_kmem_wq_lock)
     spin_lock_init(&quarantine_lock)
     spin_lock_init(&release_lock)
+    spin_lock_init(&page_pool_lock)
     INIT_LIST_HEAD(&slab_root_caches)
     INIT_LIST_HEAD(&memcg_all)
     INIT_LIST_HEAD(&caches_releasing)
