@@ -60,6 +60,8 @@ class Result:
         }
 
 
+MAX_SAMPLES = 512           # timeline points kept in memory at most
+
 _lock = threading.Lock()     # one run per process: the model's state is global
 
 
@@ -79,6 +81,11 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "memcgs_dying": stats["memcgs_dying"],
         "child_caches": stats["child_caches"],
         "grace_periods": stats["grace_periods"],
+        "rcu_pending": stats["rcu_pending"],
+        "slab_pages": sum(th.get("page_alloc", 0) - th.get("page_free", 0) for th in stats["threads"]),
+        "live_objects": sum(th.get("alloc", 0) - th.get("free", 0) for th in stats["threads"]),
+        "objects_held": stats["objects_held"],
+        "objects_in_flight": stats["objects_in_flight"],
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }
@@ -155,8 +162,14 @@ def _run(config, seed, native, emit, stop_event) -> Result:
                 _core.engine_request_drain()
         if now >= next_sample or now >= next_stat:
             s = sample(_core.live_stats(), now - t0, proc)
-            samples.append(s)
-            next_sample = now + sample_every
+            if now >= next_sample:
+                samples.append(s)
+                next_sample = now + sample_every
+                if len(samples) >= MAX_SAMPLES:
+                    # a long or endless run: halve the timeline's resolution
+                    # rather than let it grow (the stat lines keep theirs)
+                    del samples[1::2]
+                    sample_every *= 2
             if now >= next_stat:
                 emit({"type": "stat", **s})
                 next_stat = now + config.stat_interval

@@ -518,7 +518,7 @@ cdef void worker_kick(ms_worker *w) noexcept nogil:
 
 cdef enum:
     RECEIVE_BATCH = 1024        # mailbox objects freed per worker op at most
-    MAILBOX_MAX = 4096          # objects in flight to one worker before senders hold back
+    MAILBOX_MAX = 1024          # objects in flight to one worker before senders hold back
 
 cdef inline bint worker_receive_one(ms_worker *w) noexcept nogil:
     """Free one object another worker handed us; False when none is there."""
@@ -589,9 +589,13 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
             if to >= w.cpu:
                 to += 1
             if w.blocked[to]:
-                # the receiver is behind: free it ourselves for a while
+                # the receiver is behind: free it ourselves for a while,
+                # and send again only once it has caught up
                 w.blocked[to] -= 1
                 worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
+                if w.blocked[to] == 0 and \
+                        w.sent_to[to] - READ_ONCE_L(&workers[to].recv_from[w.cpu]) > MAILBOX_MAX:
+                    w.blocked[to] = 1024
             else:
                 worker_send(w, <long>(r % <unsigned long long>w.n_held), to)
                 if (w.sent_to[to] & 63) == 0 and \
@@ -1018,8 +1022,6 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
     for i in range(n_workers + extra_cpus):
         ms_rng_seed(&ms_threads[i].rng, seed, i)
         ms_rng_seed(&ms_threads[i].rng_delay, seed, 1000 + i)
-        ms_threads[i].page_pool = NULL
-        ms_threads[i].nr_pool = 0
     run_state = RUN_IDLE
     return 0
 
@@ -1184,11 +1186,17 @@ def live_stats():
     cdef ms_list *n
     cdef mem_cgroup *m
     cdef unsigned long hist[32]
+    cdef long held = 0, in_flight = 0
     threads = []
     for c in range(ms_nr_cpu_ids):
         d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
         d["choice_digest"] = ms_threads[c].choice_digest
         threads.append(d)
+    if workers != NULL:
+        for i in range(nr_workers):
+            held += READ_ONCE_L(&workers[i].n_held)
+            for c in range(nr_workers):
+                in_flight += READ_ONCE_L(&workers[i].sent_to[c]) - READ_ONCE_L(&workers[c].recv_from[i])
     with nogil:
         if model_ready:
             ms_mutex_lock(&cgroup_mutex)
@@ -1220,7 +1228,10 @@ def live_stats():
         "memcgs_online": online,
         "memcgs_dying": dying,
         "child_caches": caches,
+        "objects_held": held,
+        "objects_in_flight": in_flight,
         "grace_periods": rcu_gp_count(),
+        "rcu_pending": rcu_pending_callbacks(),
         "gp_histogram_us_log2": [hist[i] for i in range(32)],
         "checkpoints": ncp,
         "checkpoint_pause_ns": pauses,
