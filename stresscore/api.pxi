@@ -356,7 +356,7 @@ cdef class Model:
     def corrupt(self, str what):
         """A deliberate corruption for checker tests: charge, stats, refs,
         lists, objects, use-after-free, double-free, percpu-owner, lockdep,
-        refcount-negative, killed-cache."""
+        refcount-negative, killed-cache, double-release."""
         cdef mem_cgroup *m
         cdef kmem_cache *c = NULL
         cdef ms_list *n
@@ -415,6 +415,15 @@ cdef class Model:
             self.grace_period()
             _as_cpu(0)
             worker_alloc(&workers[0], c.root)
+        elif what == "double-release":
+            # free a cgroup all the way, then release its struct again
+            if list_empty(&memcg_quarantine):
+                self.rmdir(self.mkdir(0))
+                self.settle()
+            _as_cpu(self.sys_cpu)
+            if list_empty(&memcg_quarantine):
+                raise RuntimeError("no freed memcg in the quarantine")
+            quarantine_put(memcg_quarantine.prev, &memcg_quarantine, &nr_memcg_quarantine)
         else:
             raise ValueError(f"unknown corruption {what!r}")
 

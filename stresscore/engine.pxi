@@ -717,7 +717,6 @@ cdef void ctl_rmdir_user_of(kmem_cache *root) noexcept nogil:
         id = READ_ONCE_I(&ctl_online[i].kmemcg_id)
         if 0 <= id < arr.size and READ_ONCE_P(<void **>&arr.entries[id]) != NULL:
             if ctl_rmdir_one(ctl_online[i]):
-                atomic_add_L(&gstats[14], 1)
                 return
 
 cdef void ctl_finish_unload() noexcept nogil:

@@ -130,6 +130,7 @@ cdef struct kmem_cache:
     # ---- root caches ----
     long refcount               # slab_mutex: kmem_cache_create merges raise it
     int dying                   # memcg_kmem_wq_lock
+    int flushed                 # WRITE_ONCE by kmem_cache_destroy: no child deactivation may be in flight from here on
     int unloading               # engine: workers stop using it (WRITE_ONCE by the controller)
     memcg_cache_array *memcg_caches   # RCU-protected; replaced under slab_mutex
     ms_list children            # slab_mutex: every child cache
@@ -218,7 +219,7 @@ cdef enum:
     G_ARRAY_GROW
     G_ROOT_DESTROYED
     G_NR
-cdef long gstats[16]
+cdef long gstats[G_NR]
 
 G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
@@ -802,10 +803,7 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
         # a deliberate bug: test and queue without memcg_kmem_wq_lock
         if READ_ONCE_I(&root.dying):
             return
-        atomic_add_L(&gstats[13], 1)
         ms_delay_if(DP_DEACTIVATE_DYING, root.refcount == 0)   # open while the root is destroyed
-        if READ_ONCE_I(&root.dying):
-            atomic_add_L(&gstats[15], 1)
         s.deact_rcu.owner = s
         call_rcu(&s.deact_rcu, kmemcg_rcufn)
         return
@@ -824,14 +822,32 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
         # release takes that lock
         kmemcg_cache_deactivate_after_rcu(s)
 
+cdef inline bint deactivation_ok(kmem_cache *s, long ctx) noexcept nogil:
+    """A child's deactivation is still in flight: its root's destroy must
+    not have flushed yet (flush_memcg_workqueue() promises that none is
+    left, and frees the children on that promise)."""
+    cdef kmem_cache *root
+    if not cache_ok(s, ctx):
+        return False
+    root = s.root
+    if not cache_ok(root, ctx):
+        return False
+    if READ_ONCE_I(&root.flushed):
+        violationf(V_USE_AFTER_FREE, s.id, ctx,
+                   "deactivation of child cache %ld in flight after kmem_cache_destroy "
+                   "flushed its root (path %ld): the cache is freed under it", s.id, ctx)
+        return False
+    return True
+
 cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>head.owner
-    queue_work(&s.deact_work)
+    if deactivation_ok(s, 12):
+        queue_work(&s.deact_work)
 
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
     ms_mutex_lock(&slab_mutex)
-    if cache_ok(s, 1):          # under slab_mutex: a shutdown cannot slip in after the test
+    if deactivation_ok(s, 1):   # under slab_mutex: a shutdown cannot slip in after the test
         kmemcg_cache_deactivate_after_rcu(s)
     ms_mutex_unlock(&slab_mutex)
 
@@ -1155,6 +1171,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
         spin_unlock(&memcg_kmem_wq_lock)
     rcu_barrier()           # deactivations queued through call_rcu
     flush_workqueue()       # their works, and pending creations
+    WRITE_ONCE_I(&s.flushed, 1)
     # Racing with children's deactivation, their kills may need another grace
     # period to switch to atomic mode (the children list cannot grow now).
     if not list_empty(&s.children):

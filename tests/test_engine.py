@@ -39,6 +39,7 @@ CORRUPTIONS = [
     ("lockdep", "lockdep"),
     ("refcount-negative", "refcount-negative"),
     ("killed-cache", "alloc-from-killed-cache"),
+    ("double-release", "double-free"),
 ]
 
 
