@@ -60,7 +60,7 @@ class Result:
         }
 
 
-MAX_SAMPLES = 512           # timeline points kept in memory at most
+MAX_SAMPLES = 256           # timeline points kept in memory at most
 
 _lock = threading.Lock()     # one run per process: the model's state is global
 
@@ -82,6 +82,7 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "child_caches": stats["child_caches"],
         "grace_periods": stats["grace_periods"],
         "rcu_pending": stats["rcu_pending"],
+        "slab_pages_reserved": stats["slab_pages_reserved"],
         "slab_pages": sum(th.get("page_alloc", 0) - th.get("page_free", 0) for th in stats["threads"]),
         "live_objects": sum(th.get("alloc", 0) - th.get("free", 0) for th in stats["threads"]),
         "objects_held": stats["objects_held"],

@@ -1231,6 +1231,7 @@ def live_stats():
         "objects_in_flight": in_flight,
         "grace_periods": rcu_gp_count(),
         "rcu_pending": rcu_pending_callbacks(),
+        "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),
         "gp_histogram_us_log2": [hist[i] for i in range(32)],
         "checkpoints": ncp,
         "checkpoint_pause_ns": pauses,

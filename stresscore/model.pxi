@@ -1388,6 +1388,7 @@ cdef enum:
 cdef ms_spinlock page_pool_lock
 cdef ms_page *page_pool_global = NULL   # page_pool_lock
 cdef long nr_page_pool_global = 0       # page_pool_lock
+cdef long nr_pages_reserved = 0         # atomic: pages taken from the C library and not given back
 
 cdef ms_page *page_pool_get() noexcept nogil:
     global page_pool_global, nr_page_pool_global
@@ -1411,7 +1412,10 @@ cdef ms_page *page_pool_get() noexcept nogil:
         t.page_pool = p.pool_next
         t.nr_pool -= 1
         return p
-    return <ms_page *>aligned_alloc(64, sizeof(ms_page))
+    p = <ms_page *>aligned_alloc(64, sizeof(ms_page))
+    if p != NULL:
+        atomic_add_L(&nr_pages_reserved, 1)
+    return p
 
 cdef void page_pool_put(ms_page *p) noexcept nogil:
     global page_pool_global, nr_page_pool_global
@@ -1451,7 +1455,7 @@ cdef void page_pool_free_list(ms_page *p) noexcept nogil:
 cdef void page_pools_release() noexcept nogil:
     """Hand every pooled page back to the C library (between runs; no
     thread of the model may be running)."""
-    global page_pool_global, nr_page_pool_global
+    global page_pool_global, nr_page_pool_global, nr_pages_reserved
     cdef int i
     for i in range(MS_MAX_CPUS):
         page_pool_free_list(<ms_page *>ms_threads[i].page_pool)
@@ -1459,6 +1463,7 @@ cdef void page_pools_release() noexcept nogil:
         ms_threads[i].nr_pool = 0
     page_pool_free_list(page_pool_global)
     page_pool_global = NULL
+    nr_pages_reserved = 0
     nr_page_pool_global = 0
 
 cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:

@@ -149,6 +149,19 @@ def test_legacy_piles_up_dying_memcgs_reparent_does_not():
     assert peak["legacy"] > peak["reparent"]
 
 
+def test_timeline_stays_bounded_over_a_long_run(monkeypatch):
+    import stress.engine
+    monkeypatch.setattr(stress.engine, "MAX_SAMPLES", 8)
+    r = run(Config(duration=2, workers=1, seed=3, stat_interval=0.05))
+    assert r.clean
+    ts = [s["t"] for s in r.samples]
+    assert len(ts) <= 9                       # 8 kept, and the final sample
+    assert ts == sorted(ts) and ts[0] < 0.5 and ts[-1] >= 2.0   # still spans the run
+    # the gauges the soak's memory record uses are in every sample
+    for key in ("rss", "slab_pages", "slab_pages_reserved", "rcu_pending", "objects_in_flight"):
+        assert key in r.samples[-1]
+
+
 def test_bad_config_is_refused():
     from stress import ConfigError
     with pytest.raises(ConfigError, match="workers"):
