@@ -278,7 +278,8 @@ def stat_line(ev: dict, rate: float) -> str:
     return (f"memcg-stress: t: {ev.get('t', 0):8.1f}s ops: {ev.get('ops', 0)} ops/s: {human(rate)} "
             f"online: {ev.get('memcgs_online', 0)} dying: {ev.get('memcgs_dying', 0)} "
             f"caches: {ev.get('child_caches', 0)} gps: {ev.get('grace_periods', 0)} "
-            f"ckpts: {ev.get('checkpoints', 0)} violations: {ev.get('violations', 0)}")
+            f"ckpts: {ev.get('checkpoints', 0)} violations: {ev.get('violations', 0)}"
+            + (f" pages: {ev['slab_pages']} rss: {ev['rss'] / 2**20:.1f}MiB" if "rss" in ev and "slab_pages" in ev else ""))
 
 
 def violation_line(ev: dict) -> str:

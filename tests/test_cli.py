@@ -76,7 +76,8 @@ def test_clean_soak(clean_run):
                for e in stats)
     # the seed is printed at the start, plain stat lines (stdout is not a terminal)
     assert f"seed {config['seed']}" in p.stdout.splitlines()[0]
-    assert "ops/s:" in p.stdout and "dying:" in p.stdout
+    assert "ops/s:" in p.stdout and "dying:" in p.stdout and "rss:" in p.stdout
+    assert all({"rss", "slab_pages", "rcu_pending", "objects_in_flight"} <= set(e) for e in stats)
     assert "\x1b[" not in p.stdout                 # no progress bar escape codes in a pipe
     assert took < 20
 
