@@ -1745,11 +1745,74 @@ cdef void mem_cgroup_set_limit(mem_cgroup *m, long limit) noexcept nogil:
 # ---------------------------------------------------------------------------
 # Set-up and tear-down of the model (between runs, single-threaded).
 
+cdef void memcg_struct_free(mem_cgroup *m) noexcept nogil:
+    percpu_ref_exit(&m.css)
+    pcpu_free(m.pcpu)
+    free(m)
+
+cdef void cache_struct_free(kmem_cache *s) noexcept nogil:
+    if not s.is_root:
+        percpu_ref_exit(&s.refcnt)
+    pcpu_free(s.cpu_slab)
+    if s.create_pending != NULL:
+        free(s.create_pending)
+    free(s)
+
+cdef void array_struct_free(memcg_cache_array *arr) noexcept nogil:
+    free(arr.entries)
+    free(arr)
+
+cdef void quarantine_free_all(ms_list *q, int kind) noexcept nogil:
+    cdef ms_list *n
+    while not list_empty(q):
+        n = q.next
+        list_del_init(n)
+        if kind == 0:
+            memcg_struct_free(<mem_cgroup *>n.owner)
+        elif kind == 1:
+            cache_struct_free(<kmem_cache *>n.owner)
+        else:
+            array_struct_free(<memcg_cache_array *>n.owner)
+
+cdef void model_release() noexcept nogil:
+    """Free what the previous model left (between runs, single-threaded,
+    after its queued works and RCU callbacks ran): the quarantines, the
+    node counters and, when it was drained (only root left, no child cache,
+    no page), the root caches and root_mem_cgroup.  A model left mid-way
+    (a test's Model) keeps the rest: leaked, never touched again."""
+    global model_ready, root_mem_cgroup
+    cdef int i
+    cdef bint drained
+    cdef kmem_cache *s
+    if not model_ready:
+        return
+    quarantine_free_all(&memcg_quarantine, 0)
+    quarantine_free_all(&cache_quarantine, 1)
+    quarantine_free_all(&array_quarantine, 2)
+    percpu_counter_destroy(&node_stat[0])
+    percpu_counter_destroy(&node_stat[1])
+    drained = memcg_all.next.next == &memcg_all and memcg_all.next.owner == <void *>root_mem_cgroup
+    for i in range(MAX_ROOTS):
+        s = roots[i]
+        if s != NULL and (not list_empty(&s.children) or not list_empty(&s.pages)):
+            drained = False
+    if drained:
+        for i in range(MAX_ROOTS):
+            s = roots[i]
+            if s != NULL:
+                array_struct_free(s.memcg_caches)
+                cache_struct_free(s)
+                roots[i] = NULL
+        memcg_struct_free(root_mem_cgroup)
+        root_mem_cgroup = NULL
+    model_ready = 0
+
 cdef int model_init(int mode, int mut) noexcept nogil:
     global root_mem_cgroup, memcg_nr_cache_ids, next_memcg_id, next_cache_id
     global model_mode, mutant, kick_gen, wq_threaded, model_ready
     global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
     cdef int i
+    model_release()
     page_pools_release()
     model_mode = mode
     mutant = mut
