@@ -84,7 +84,6 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "rcu_pending": stats["rcu_pending"],
         "slab_pages_reserved": stats["slab_pages_reserved"],
         "slab_pages": sum(th.get("page_alloc", 0) - th.get("page_free", 0) for th in stats["threads"]),
-        "live_objects": sum(th.get("alloc", 0) - th.get("free", 0) for th in stats["threads"]),
         "objects_held": stats["objects_held"],
         "objects_in_flight": stats["objects_in_flight"],
         "checkpoints": stats["checkpoints"],

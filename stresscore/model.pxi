@@ -265,6 +265,19 @@ cdef ms_list *quarantine_take(ms_list *q, long *n) noexcept nogil:
     spin_unlock(&quarantine_lock)
     return node
 
+cdef void memcg_free_parts(mem_cgroup *m) noexcept nogil:
+    """What a freed memcg still owns besides its struct (kept for reuse)."""
+    percpu_ref_exit(&m.css)
+    pcpu_free(m.pcpu)
+
+cdef void cache_free_parts(kmem_cache *s) noexcept nogil:
+    """What a freed cache still owns besides its struct (kept for reuse)."""
+    if not s.is_root:
+        percpu_ref_exit(&s.refcnt)
+    pcpu_free(s.cpu_slab)
+    if s.create_pending != NULL:
+        free(s.create_pending)
+
 cdef void quarantine_put(ms_list *node, ms_list *q, long *n) noexcept nogil:
     cdef bint twice
     spin_lock(&quarantine_lock)
@@ -479,8 +492,7 @@ cdef mem_cgroup *mem_cgroup_alloc() noexcept nogil:
     cdef mem_cgroup *m
     if node != NULL:
         m = <mem_cgroup *>node.owner
-        percpu_ref_exit(&m.css)
-        pcpu_free(m.pcpu)
+        memcg_free_parts(m)
     else:
         m = <mem_cgroup *>aligned_alloc(64, sizeof(mem_cgroup))
         if m == NULL:
@@ -528,7 +540,7 @@ cdef memcg_cache_array *memcg_cache_array_alloc(int size) noexcept nogil:
     cdef memcg_cache_array *arr
     if node != NULL:
         arr = <memcg_cache_array *>node.owner
-        free(arr.entries)
+        free(arr.entries)       # all an array has besides its struct
     else:
         arr = <memcg_cache_array *>malloc(sizeof(memcg_cache_array))
         if arr == NULL:
@@ -943,11 +955,7 @@ cdef kmem_cache *kmem_cache_alloc_struct() noexcept nogil:
     cdef kmem_cache *s
     if node != NULL:
         s = <kmem_cache *>node.owner
-        if not s.is_root:
-            percpu_ref_exit(&s.refcnt)
-        pcpu_free(s.cpu_slab)
-        if s.create_pending != NULL:
-            free(s.create_pending)
+        cache_free_parts(s)
     else:
         s = <kmem_cache *>aligned_alloc(64, sizeof(kmem_cache))
         if s == NULL:
@@ -1387,11 +1395,10 @@ cdef enum:
 
 cdef ms_spinlock page_pool_lock
 cdef ms_page *page_pool_global = NULL   # page_pool_lock
-cdef long nr_page_pool_global = 0       # page_pool_lock
 cdef long nr_pages_reserved = 0         # atomic: pages taken from the C library and not given back
 
 cdef ms_page *page_pool_get() noexcept nogil:
-    global page_pool_global, nr_page_pool_global
+    global page_pool_global
     cdef ms_thread *t = this_thread()
     cdef ms_page *p = <ms_page *>t.page_pool
     cdef int i
@@ -1402,7 +1409,6 @@ cdef ms_page *page_pool_get() noexcept nogil:
             if p == NULL:
                 break
             page_pool_global = p.pool_next
-            nr_page_pool_global -= 1
             p.pool_next = <ms_page *>t.page_pool
             t.page_pool = p
             t.nr_pool += 1
@@ -1417,17 +1423,20 @@ cdef ms_page *page_pool_get() noexcept nogil:
         atomic_add_L(&nr_pages_reserved, 1)
     return p
 
+cdef inline void page_pool_global_push(ms_page *p) noexcept nogil:
+    """Called with page_pool_lock held."""
+    global page_pool_global
+    p.pool_next = page_pool_global
+    page_pool_global = p
+
 cdef void page_pool_put(ms_page *p) noexcept nogil:
-    global page_pool_global, nr_page_pool_global
     cdef ms_thread *t
     cdef ms_page *q
     cdef int i
     p.magic = POISON_MAGIC
     if ms_cpu < 0:
         spin_lock(&page_pool_lock)
-        p.pool_next = page_pool_global
-        page_pool_global = p
-        nr_page_pool_global += 1
+        page_pool_global_push(p)
         spin_unlock(&page_pool_lock)
         return
     t = this_thread()
@@ -1440,9 +1449,7 @@ cdef void page_pool_put(ms_page *p) noexcept nogil:
             q = <ms_page *>t.page_pool
             t.page_pool = q.pool_next
             t.nr_pool -= 1
-            q.pool_next = page_pool_global
-            page_pool_global = q
-            nr_page_pool_global += 1
+            page_pool_global_push(q)
         spin_unlock(&page_pool_lock)
 
 cdef void page_pool_free_list(ms_page *p) noexcept nogil:
@@ -1455,7 +1462,7 @@ cdef void page_pool_free_list(ms_page *p) noexcept nogil:
 cdef void page_pools_release() noexcept nogil:
     """Hand every pooled page back to the C library (between runs; no
     thread of the model may be running)."""
-    global page_pool_global, nr_page_pool_global, nr_pages_reserved
+    global page_pool_global, nr_pages_reserved
     cdef int i
     for i in range(MS_MAX_CPUS):
         page_pool_free_list(<ms_page *>ms_threads[i].page_pool)
@@ -1464,7 +1471,6 @@ cdef void page_pools_release() noexcept nogil:
     page_pool_free_list(page_pool_global)
     page_pool_global = NULL
     nr_pages_reserved = 0
-    nr_page_pool_global = 0
 
 cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     """allocate_slab: a page with every object free, frozen for this cpu,
@@ -1746,16 +1752,11 @@ cdef void mem_cgroup_set_limit(mem_cgroup *m, long limit) noexcept nogil:
 # Set-up and tear-down of the model (between runs, single-threaded).
 
 cdef void memcg_struct_free(mem_cgroup *m) noexcept nogil:
-    percpu_ref_exit(&m.css)
-    pcpu_free(m.pcpu)
+    memcg_free_parts(m)
     free(m)
 
 cdef void cache_struct_free(kmem_cache *s) noexcept nogil:
-    if not s.is_root:
-        percpu_ref_exit(&s.refcnt)
-    pcpu_free(s.cpu_slab)
-    if s.create_pending != NULL:
-        free(s.create_pending)
+    cache_free_parts(s)
     free(s)
 
 cdef void array_struct_free(memcg_cache_array *arr) noexcept nogil:
