@@ -251,14 +251,15 @@ def test_spinlock_mutual_exclusion():
 
 def test_bench_registry_and_json(tmp_path):
     from stress import bench
+    from stress.cli.bench import main
 
     assert {"rcu_read_pair_ns", "synchronize_rcu_us", "liburcu"} <= set(bench.BENCHMARKS)
     with pytest.raises(ValueError, match="valid:"):
         bench.run(quick=True, only=["nope"])
     out = tmp_path / "b.json"
-    rc = bench.main(["--quick", "--only", "rcu_read_pair_ns", "synchronize_rcu_us", "--json", str(out)])
+    rc = main(["--quick", "--only", "rcu_read_pair_ns", "synchronize_rcu_us", "--json", str(out)])
     assert rc == 0
     data = json.loads(out.read_text())
     assert data["rcu_read_pair_ns"] > 0 and data["synchronize_rcu_us"] > 0
     assert "machine" in data
-    assert bench.main(["--only", "nope"]) == 2
+    assert main(["--only", "nope"]) == 2
