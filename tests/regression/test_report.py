@@ -48,7 +48,7 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
     stream: list[dict] = []
     result = stress.run(stress.Config(duration=1.5, workers=2, seed=1), on_event=stream.append)
-    # the verdict is the engine's business (tests/test_plugin, the hunt); the
+    # the verdict is the engine's business (tests/regression/test_plugin.py, the hunt); the
     # report must add up whatever it is
     assert result.verdict in ("clean", "violation"), result.verdict
     summary = _summary(result)
