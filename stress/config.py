@@ -1,14 +1,24 @@
-"""Configuration of a run: one dataclass, its presets, validation and TOML.
+"""Configuration of a run: one dataclass, its presets, and every rule on it.
 
 Every option of `memcg-stress soak` is a field here, named the same (with
 dashes for underscores on the command line, and as-is in a TOML file).
 Validation raises ConfigError with a one-line message that names the option
 and what is allowed; the CLI turns it into exit code 2.
+
+This module owns every rule: the fields' ranges (Config.validate), the
+spellings the command line and the files accept (durations like "30s",
+whole numbers, POINT=PROB:MAX_US delays, "none" for no mutant, presets),
+and the layering of a soak's configuration (resolve_layers: defaults <
+preset < --config file < command-line options).  The CLI, the TOML and JSON
+files and the pytest plugin only read their input and delegate here.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import os
+import random
 import re
 from dataclasses import dataclass, field
 
@@ -18,6 +28,8 @@ MODES = ("reparent", "legacy")
 DELAY_POINTS = tuple(_core.DELAY_POINTS)
 MAX_WORKERS = _core.MAX_CPUS - 3          # + controller, workqueue, RCU thread
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
+MAX_DURATION_S = 7 * 86400               # the longest running phase
+MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
 
 # Default delay injection: (probability, maximum delay in microseconds) per
 # point.  get_cache_entry, charge_memcg and uncharge_memcg fire only while
@@ -42,6 +54,40 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
 
 class ConfigError(ValueError):
     """A bad option or configuration key (one line, names what is allowed)."""
+
+    @property
+    def detail(self) -> str:
+        """The message without the leading "option: " it names."""
+        return str(self).partition(": ")[2] or str(self)
+
+
+def one_line(text: object) -> str:
+    """`text` with every run of white space (newlines included) as one space."""
+    return " ".join(str(text).split())
+
+
+def check_mode(mode) -> str:
+    if mode not in MODES:
+        raise ConfigError(f"mode: unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    return mode
+
+
+def check_mutant(name: str) -> str:
+    if name not in MUTANTS_ALL:
+        raise ConfigError(f"mutant: unknown mutant {name!r}; valid: none, {', '.join(MUTANTS_ALL)}")
+    return name
+
+
+def parse_mutant(text: str) -> str | None:
+    """A mutant's name as given on a command line or in a file: "none" (any
+    case) is no mutant."""
+    return None if text.lower() == "none" else check_mutant(text)
+
+
+def check_preset(name) -> str:
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return name
 
 
 @dataclass
@@ -74,13 +120,12 @@ class Config:
             raise ConfigError(f"{opt}: {what}")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or not 0 <= self.workers <= MAX_WORKERS:
             bad("workers", f"must be a whole number from 1 to {MAX_WORKERS} (0: one per core), got {self.workers!r}")
-        if self.mode not in MODES:
-            bad("mode", f"unknown mode {self.mode!r}; valid: {', '.join(MODES)}")
+        check_mode(self.mode)
         if self.mutant is not None and self.mutant not in MUTANTS_ALL:
             bad("mutant", f"unknown mutant {self.mutant!r}; valid: {', '.join(MUTANTS_ALL)}")
-        if not isinstance(self.duration, (int, float)) or self.duration < 0 or self.duration > 7 * 86400:
+        if not isinstance(self.duration, (int, float)) or self.duration < 0 or self.duration > MAX_DURATION_S:
             bad("duration", f"must be from 0 (until interrupted) to 7 days, got {self.duration!r}")
-        if self.seed is not None and (not isinstance(self.seed, int) or not 0 <= self.seed < 2**64):
+        if self.seed is not None and (not isinstance(self.seed, int) or not 0 <= self.seed < MAX_SEED):
             bad("seed", f"must be a whole number from 0 to 2**64-1, got {self.seed!r}")
         for name, lo, hi in (("max_memcgs", 0, 255), ("max_depth", 1, 64), ("max_held", 1, 50_000_000),
                              ("alloc_pct", 0, 100), ("send_pct", 0, 100),
@@ -183,3 +228,184 @@ def parse_duration(text: str | float | int) -> float:
         raise ConfigError(f"duration: {text!r} is not a duration like 30s, 5m, 2h or 0 (until interrupted)")
     mult = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
     return float(m.group(1)) * mult
+
+
+def option_duration(name: str, value) -> float:
+    """parse_duration for the option `name` (its name leads the message)."""
+    try:
+        return parse_duration(value)
+    except ConfigError as e:
+        msg = str(e)
+        if msg.startswith("duration: "):
+            msg = msg[len("duration: "):]
+        raise ConfigError(f"{name.replace('_', '-')}: {msg}") from None
+
+
+def whole_number(name: str, text) -> int:
+    """An int, or text that spells one (0x.. and 0o.. too)."""
+    if isinstance(text, bool):
+        raise ConfigError(f"{name}: expected a whole number, got {text!r}")
+    if isinstance(text, int):
+        return text
+    try:
+        return int(str(text).strip(), 0)
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a whole number") from None
+
+
+def parse_delay(text: str, current: dict[str, tuple[float, float]]) -> tuple[str, tuple[float, float]]:
+    """'POINT=PROB:MAX_US' (or 'POINT=PROB', keeping the point's maximum)."""
+    form = "POINT=PROB:MAX_US, e.g. reparent_swap=0.3:200"
+    if not isinstance(text, str) or "=" not in text:
+        raise ConfigError(f"delay: {text!r} is not {form}")
+    point, _, spec = text.partition("=")
+    point = point.strip().replace("-", "_")
+    if point not in DELAY_POINTS:
+        raise ConfigError(f"delay: unknown delay point {point!r}; valid: {', '.join(DELAY_POINTS)}")
+    prob_s, sep, max_s = spec.partition(":")
+    try:
+        prob = float(prob_s)
+        max_us = float(max_s) if sep else current.get(point, DEFAULT_DELAYS[point])[1]
+    except ValueError:
+        raise ConfigError(f"delay: {text!r} is not {form}") from None
+    if not (0 <= prob <= 1) or not (0 <= max_us <= 1_000_000) or math.isnan(prob) or math.isnan(max_us):
+        raise ConfigError(f"delay: {point}: probability must be in [0, 1] and max delay in [0, 1000000] us")
+    return point, (prob, max_us)
+
+
+def delay_table(where: str, table) -> dict[str, tuple[float, float]]:
+    """A file's `delays` table: point = [probability, max_us]."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: delays must be a table of point = [probability, max_us]")
+    out = {}
+    for p, x in table.items():
+        key = p.replace("-", "_")
+        if key not in DELAY_POINTS:
+            raise ConfigError(f"{where}: delays: unknown delay point {p!r}; valid: {', '.join(DELAY_POINTS)}")
+        try:
+            out[key] = (float(x[0]), float(x[1]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise ConfigError(f"{where}: delays.{p} must be [probability, max_us]") from None
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the layers of a soak's configuration
+
+FIELDS = {f.name for f in dataclasses.fields(Config)}
+#: keys a --config file may hold beside Config's fields (the soak options that are not fields)
+FILE_ONLY = {"preset", "out", "output", "quiet", "keep_going", "no_delays", "delay"}
+ALIASES = {"max_cgroups": "max_memcgs", "output": "out"}
+DURATION_KEYS = ("duration", "checkpoint_interval", "stat_interval")
+#: soak options that are whole numbers, named as the fields
+NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "alloc_pct", "send_pct", "controller_interval_us")
+
+
+@dataclass
+class Layers:
+    """What resolve_layers makes of a soak's configuration."""
+    config: Config                    # validated, seed and workers resolved
+    out: str | None
+    quiet: bool
+    preset: str | None
+
+
+def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
+    """Config() defaults < preset < the --config file's keys (`file_data`,
+    read from `file_name`) < the command-line options (`args`: soak's
+    options as attributes, None where not given)."""
+    norm: dict = {}
+    for k, v in file_data.items():
+        key = ALIASES.get(k.replace("-", "_"), k.replace("-", "_"))
+        if key not in FIELDS and key not in FILE_ONLY:
+            valid = sorted((FIELDS | FILE_ONLY) - {"output"})
+            raise ConfigError(f"{file_name}: unknown key {k!r}; valid: {', '.join(valid)}")
+        norm[key] = v
+
+    preset = args.preset if args.preset is not None else norm.pop("preset", None)
+    norm.pop("preset", None)
+    if preset is not None:
+        try:
+            check_preset(preset)
+        except ConfigError as e:
+            raise ConfigError(f"{file_name}: {e}" if args.preset is None else str(e)) from None
+    d: dict = copy.deepcopy(PRESETS[preset]) if preset else {}
+    delays = dict(DEFAULT_DELAYS)
+    delays.update(d.pop("delays", {}))
+
+    # the file's layer
+    out = quiet = None
+    try:
+        for key in DURATION_KEYS:
+            if key in norm:
+                norm[key] = option_duration(key, norm[key])
+        out = norm.pop("out", None)
+        if out is not None and not isinstance(out, str):
+            raise ConfigError(f"out: expected a folder name, got {out!r}")
+        quiet = norm.pop("quiet", None)
+        keep_going = norm.pop("keep_going", None)
+        no_delays = norm.pop("no_delays", None)
+        for name, val in (("quiet", quiet), ("keep_going", keep_going), ("no_delays", no_delays)):
+            if val is not None and not isinstance(val, bool):
+                raise ConfigError(f"{name.replace('_', '-')}: expected true or false, got {val!r}")
+        if keep_going is not None:
+            norm["stop_on_violation"] = not keep_going
+        if no_delays:
+            norm["delay_injection"] = False
+        if "delays" in norm:
+            delays.update(delay_table("delays", norm.pop("delays")))
+        dl = norm.pop("delay", [])
+        for item in [dl] if isinstance(dl, str) else dl if isinstance(dl, list) else [dl]:
+            p, pm = parse_delay(item, delays)
+            delays[p] = pm
+        if "mutant" in norm and isinstance(norm["mutant"], str) and norm["mutant"].lower() == "none":
+            norm["mutant"] = None
+        d.update(norm)
+        if file_name:
+            Config.from_dict({**d, "delays": delays}, where=file_name)
+    except ConfigError as e:
+        if file_name and not str(e).startswith(file_name):
+            raise ConfigError(f"{file_name}: {e}") from None
+        raise
+
+    # the command line's layer
+    for key in DURATION_KEYS:
+        if getattr(args, key) is not None:
+            d[key] = option_duration(key, getattr(args, key))
+    if args.workers is not None:
+        n = whole_number("workers", args.workers)
+        if not 1 <= n <= MAX_WORKERS:
+            raise ConfigError(f"workers: must be a whole number from 1 to {MAX_WORKERS} "
+                              f"(leave it out for one per core), got {n}")
+        d["workers"] = n
+    for opt in NUMBER_OPTIONS:
+        val = getattr(args, opt, None)
+        if val is not None:
+            d[opt] = whole_number(opt.replace("_", "-"), val)
+    if args.mode is not None:
+        d["mode"] = check_mode(args.mode)
+    if args.mutant is not None:
+        d["mutant"] = parse_mutant(args.mutant)
+    if args.seed is not None:
+        d["seed"] = whole_number("seed", args.seed)
+    if args.no_controller:
+        d["controller"] = False
+    for item in args.delay or []:
+        p, pm = parse_delay(item, delays)
+        delays[p] = pm
+    if args.no_delays:
+        d["delay_injection"] = False
+    if args.stop_on_violation is not None:
+        d["stop_on_violation"] = args.stop_on_violation
+    if args.out is not None:
+        out = args.out
+    if args.quiet:
+        quiet = True
+    d["delays"] = delays
+
+    config = Config.from_dict(d, where="config")
+    if config.seed is None:
+        config.seed = random.SystemRandom().randrange(2**63)
+    config.workers = config.resolved_workers()
+    config.validate()
+    return Layers(config=config, out=out, quiet=bool(quiet), preset=preset)

@@ -9,6 +9,11 @@
 A killed process loses at most the event it was writing: every event line is
 flushed and fsync'ed as it is written, and summary.json is either absent or
 complete.  `load_config(dir)` reads a run's config.json back as a Config.
+
+This is the only module that knows the names of a run folder's files:
+the soak, replay, the report and the pytest plugin read and write run
+folders through it (`load_config`, `load_summary`, `read_events`, and, for
+the report, `read_config_dict`, `read_summary_dict` and `NOT_A_RUN`).
 """
 from __future__ import annotations
 
@@ -19,16 +24,18 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, one_line
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
 RESULTS_DIR = "results"
+#: why a folder holding none of the files is not a run folder
+NOT_A_RUN = f"not a run folder (no {CONFIG_FILE}, {SUMMARY_FILE} or {EVENTS_FILE})"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
+class UnreadableRecord(Exception):
+    """A run folder's JSON file that exists but cannot be read (one line)."""
 
 
 def _json_default(obj):
@@ -91,7 +98,7 @@ class RunFolder:
         except FileExistsError:
             raise ConfigError(f"out: {str(path)!r} exists and is not a folder") from None
         except OSError as e:
-            raise ConfigError(f"out: cannot create folder {str(path)!r}: {e.strerror or _one_line(e)}") from None
+            raise ConfigError(f"out: cannot create folder {str(path)!r}: {e.strerror or one_line(e)}") from None
         for name in (CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE):
             if (path / name).exists():
                 raise ConfigError(f"out: {str(path)!r} already holds a run ({name}); choose a new or empty folder")
@@ -99,7 +106,7 @@ class RunFolder:
         try:
             folder._events = open(path / EVENTS_FILE, "a", encoding="utf-8")
         except OSError as e:
-            raise ConfigError(f"out: cannot write in folder {str(path)!r}: {e.strerror or _one_line(e)}") from None
+            raise ConfigError(f"out: cannot write in folder {str(path)!r}: {e.strerror or one_line(e)}") from None
         return folder
 
     def write_config(self, config_dict: dict) -> None:
@@ -147,7 +154,7 @@ def load_config(dir: str | Path) -> Config:
     except FileNotFoundError:
         raise ConfigError(f"{str(path)!r} is not a run folder (no {CONFIG_FILE})") from None
     except OSError as e:
-        raise ConfigError(f"cannot read {str(cfg)!r}: {e.strerror or _one_line(e)}") from None
+        raise ConfigError(f"cannot read {str(cfg)!r}: {e.strerror or one_line(e)}") from None
     return Config.from_dict(config_object(text, repr(str(cfg))), where=str(cfg))
 
 
@@ -157,10 +164,38 @@ def config_object(text: str | bytes, name: str) -> dict:
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise ConfigError(f"{name} is not valid JSON: {_one_line(e)}") from None
+        raise ConfigError(f"{name} is not valid JSON: {one_line(e)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{name}: expected a JSON object of configuration keys")
     return data
+
+
+def config_path(dir: str | Path) -> Path:
+    """Where a run folder keeps its config.json."""
+    return Path(dir) / CONFIG_FILE
+
+
+def _read_dict(path: Path) -> dict | None:
+    """A JSON object file: None when missing or not an object;
+    UnreadableRecord when it cannot be read or parsed."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UnreadableRecord(f"{path}: cannot read ({e})") from None
+
+
+def read_config_dict(dir: str | Path) -> dict | None:
+    """config.json as a plain dict (not checked as a Config), None when missing."""
+    return _read_dict(Path(dir) / CONFIG_FILE)
+
+
+def read_summary_dict(dir: str | Path) -> dict | None:
+    """summary.json, None when missing; UnreadableRecord when broken."""
+    return _read_dict(Path(dir) / SUMMARY_FILE)
 
 
 def load_summary(dir: str | Path) -> dict | None:
@@ -173,20 +208,29 @@ def load_summary(dir: str | Path) -> dict | None:
         return None
 
 
-def read_events(dir: str | Path) -> list[dict]:
-    """The events of a run folder; a torn last line (killed process) is skipped."""
+def read_events(dir: str | Path, *, raise_errors: bool = False) -> list[dict]:
+    """The events of a run folder; a torn last line (killed process), a
+    blank line or one that is not a JSON object is skipped, bytes that are
+    not UTF-8 are replaced.  No events.jsonl: [].  A file that cannot be
+    read: [], or the OSError with raise_errors."""
     out = []
     try:
-        with open(Path(dir) / EVENTS_FILE, encoding="utf-8") as f:
+        with open(Path(dir) / EVENTS_FILE, encoding="utf-8", errors="replace") as f:
             for line in f:
+                line = line.strip()
+                if not line:
+                    continue
                 try:
                     ev = json.loads(line)
                 except ValueError:
                     continue
                 if isinstance(ev, dict):
                     out.append(ev)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError:
+        if raise_errors:
+            raise
     return out
 
 

@@ -1,7 +1,22 @@
-"""Make the checkout importable (stress/, stresscore/) without installing it."""
+"""Make the checkout importable (stress/, stresscore/) without installing it,
+and keep the benchmark tier out of an ordinary run.
+
+The tests are in three tiers, as liburcu keeps them:
+
+- unit/: fast, single-threaded, and the native primitives;
+- regression/: real-thread runs, checkers firing, mutants, the CLI and the
+  plugin end to end;
+- benchmark/: whatever asserts a ratio or a time.  `pytest tests` leaves it
+  out; `memcg-stress bench --tests` runs it (it sets
+  MEMCG_STRESS_BENCHMARK_TESTS=1), and so does naming it:
+  `python3 -m pytest tests/benchmark`.
+"""
 import os
 import sys
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+
+# the variable stress.cli.bench.BENCHMARK_TESTS_ENV names
+collect_ignore = [] if os.environ.get("MEMCG_STRESS_BENCHMARK_TESTS") == "1" else ["benchmark"]

@@ -1,18 +1,15 @@
-"""Smoke test of the engine benchmarks: `memcg-stress bench --quick --only ...
---json PATH` writes JSON with every key of the cheap ones (under 20 s)."""
+"""The benchmarks run: `memcg-stress bench --quick --only ... --json PATH`
+writes JSON with every key of the cheap ones and ratios that add up (under
+20 s), and the primitives' benchmarks give figures."""
 import json
 import math
 import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import pytest
 
-
-def test_bench_registry_has_engine_benchmarks():
-    from stress import bench
-    assert {"ops_per_s", "ops_per_s_1t_vs_reference", "checkpoint_pause_1m",
-            "counters_overhead", "mutant_detect"} <= set(bench.BENCHMARKS)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_bench_quick_json_keys(tmp_path):
@@ -37,12 +34,17 @@ def test_bench_quick_json_keys(tmp_path):
     assert d["quick"] is True
 
 
-def test_markdown_table_and_mutant_rows():
+def test_bench_registry_and_json(tmp_path):
     from stress import bench
-    text = bench.markdown_table({"quick": False, "ops_per_s_1t": 1.5e7,
-                                 "mutant_detect_s_with_delays": {"rcu-busted": 0.03, "x": None},
-                                 "skipped": {"liburcu": "no headers"}})
-    assert text.splitlines()[0] == "| metric | value |"
-    assert "| ops_per_s_1t | 1.5e+07 |" in text
-    assert "mutant_detect_s_with_delays[x] | not caught" in text
-    assert "skipped: liburcu" in text
+    from stress.cli.bench import main
+
+    assert {"rcu_read_pair_ns", "synchronize_rcu_us", "liburcu"} <= set(bench.BENCHMARKS)
+    with pytest.raises(ValueError, match="valid:"):
+        bench.run(quick=True, only=["nope"])
+    out = tmp_path / "b.json"
+    rc = main(["--quick", "--only", "rcu_read_pair_ns", "synchronize_rcu_us", "--json", str(out)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["rcu_read_pair_ns"] > 0 and data["synchronize_rcu_us"] > 0
+    assert "machine" in data
+    assert main(["--only", "nope"]) == 2

@@ -1,5 +1,5 @@
 """Differential tests: the native Model (stresscore._core.Model) against the
-plain-Python reference (stress/reference.py).
+plain-Python reference (stress/reference/).
 
 Hypothesis drives both with the same random operations (memcg mkdir, rmdir,
 task migration, limits, allocations, own and foreign frees, module caches

@@ -1,5 +1,5 @@
 """Benchmark: the native single-threaded Model against the plain-Python
-reference model (stress/reference.py), on one seeded operation sequence.
+reference model (stress/reference/), on one seeded operation sequence.
 
 ``bench_reference(quick)`` returns::
 
@@ -111,7 +111,7 @@ def bench_reference(quick: bool) -> dict:
     }
 
 
-if __name__ == "__main__":     # python -m stress.bench_model [--quick]
+if __name__ == "__main__":     # python -m stress.bench.model [--quick]
     import json
     import sys
     print(json.dumps(bench_reference("--quick" in sys.argv), indent=2))

@@ -3,7 +3,7 @@
 Each scenario drives the native Model (stresscore._core.Model) step by step
 and checks explicit numbers from its snapshot plus every checker
 (``check() == []``); most run against the reference model too
-(stress/reference.py), which must agree snapshot for snapshot.
+(stress/reference/), which must agree snapshot for snapshot.
 
 Claims (Roman Gushchin, "mm: reparent slab memory on cgroup removal", 5.3):
 - a memcg removed while its objects live is released and freed (reparent);

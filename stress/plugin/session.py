@@ -1,41 +1,8 @@
-"""pytest plugin: hunt for races with seeds spread over pytest-xdist workers.
-
-Registered through the ``pytest11`` entry point ``memcg_stress``, so it is
-active wherever memcg-stress is installed.  It adds:
-
-- the options of the group "memcg-stress race hunting" (``--stress-seeds``,
-  ``--stress-seed-start``, ``--stress-duration``, ``--stress-mode``,
-  ``--stress-mutant``, ``--stress-scenario``, ``--stress-out``);
-- the ``stress_run`` fixture, a callable ``stress_run(seed=None, **overrides)
-  -> stress.Result`` that applies those options, writes the run folder
-  (kept only for runs that were not clean) and records the run for the
-  summary;
-- the ``stress_seed`` parametrization: every test that takes ``stress_seed``
-  runs once per seed of ``range(seed_start, seed_start + seeds)``, with ids
-  like ``seed-17``;
-- the markers ``stress_seed(*seeds)`` and ``stress_config(**overrides)``;
-- a terminal summary (seeds run, total ops, violations by invariant, the
-  seeds that failed), aggregated on the xdist controller from the
-  ``user_properties`` of the workers' reports.
-
-The hunt itself is the test module ``stress.hunt.test_hunt``::
-
-    pytest --pyargs stress.hunt -n auto --stress-seeds 200
-
-A configuration is built from, later winning: the pytest defaults (1 s, 2
-workers), the ``--stress-scenario`` file, the ``--stress-*`` options, the
-test's ``stress_config`` marker and the keyword arguments of the call.
-
-Under xdist the controller resolves what the workers must agree on (the
-folder ``results/hunt-<timestamp>``, the scenario file's contents) and sends
-it in ``workerinput``, so a worker on another host needs neither the
-controller's paths nor its files.  Everything that imports the native core
-(stress.config, stress.engine, stresscore) is imported inside hooks and
-fixtures, so that ``pytest --help`` stays fast.
-"""
+"""The plugin's session: settings resolved once per process (and sent to
+xdist workers), the stress_seed parametrization, the stress_run fixture,
+the failure report and the terminal summary (see stress.plugin)."""
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
@@ -47,14 +14,10 @@ from typing import Any
 
 import pytest
 
-GROUP = "memcg-stress race hunting"
+from .options import DEFAULT_OUT, DEFAULT_SEEDS, DEFAULTS, GROUP, format_duration
+
 PLUGIN_NAME = "memcg_stress"             # the entry point's name: `-p memcg_stress`
 HUNT_MODULE = "stress.hunt"
-
-DEFAULT_SEEDS = 10
-DEFAULT_OUT = "results"
-DEFAULTS: dict[str, Any] = {"duration": 1.0, "workers": 2}   # a short scenario per seed
-MAX_SEED = 2**64
 
 USER_PROPERTY = "memcg_stress"           # name of the per-run record in report.user_properties
 WORKERINPUT_KEY = "memcg_stress"         # what the controller sends each xdist worker
@@ -70,77 +33,6 @@ MARKERS = (
     "stress_run applies to this test, over the --stress-* options.",
 )
 
-
-# ---------------------------------------------------------------------------
-# Typed option parsers (argparse `type=`): raise argparse.ArgumentTypeError,
-# which pytest turns into a UsageError naming the option.
-
-def seeds_arg(text: str) -> int:
-    """--stress-seeds: how many seeds, a whole number >= 1."""
-    try:
-        n = int(str(text).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of seeds >= 1, got {text!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of seeds >= 1, got {text!r}")
-    return n
-
-
-def seed_start_arg(text: str) -> int:
-    """--stress-seed-start: the first seed, from 0 to 2**64-1."""
-    try:
-        n = int(str(text).strip(), 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**64-1, got {text!r}") from None
-    if not 0 <= n < MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**64-1, got {text!r}")
-    return n
-
-
-def duration_arg(text: str) -> float:
-    """--stress-duration: like 2s, 500ms, 1.5 (seconds); more than 0."""
-    from stress.config import ConfigError, parse_duration
-    try:
-        seconds = parse_duration(text)
-    except ConfigError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 2s, 500ms or 1.5") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(
-            f"must be more than 0 (a test cannot run until interrupted), got {text!r}")
-    if seconds > 7 * 86400:
-        raise argparse.ArgumentTypeError(f"must be at most 7 days, got {text!r}")
-    return seconds
-
-
-def mode_arg(text: str) -> str:
-    """--stress-mode: one of stress.config.MODES."""
-    from stress.config import MODES
-    if text not in MODES:
-        raise argparse.ArgumentTypeError(f"unknown mode {text!r}; valid: {', '.join(MODES)}")
-    return text
-
-
-def mutant_arg(text: str) -> str:
-    """--stress-mutant: a name of stresscore._core.MUTANT_IDS, or "none"."""
-    from stresscore._core import MUTANT_IDS
-    if text != "none" and text not in MUTANT_IDS:
-        raise argparse.ArgumentTypeError(
-            f"unknown mutant {text!r}; valid: none, {', '.join(MUTANT_IDS)}")
-    return text
-
-
-def scenario_arg(text: str) -> str:
-    """--stress-scenario: a path.  Read (and checked) in pytest_configure on
-    the controller only: a worker on another host need not have the file."""
-    if not str(text).strip():
-        raise argparse.ArgumentTypeError("needs the path of a TOML file")
-    return str(text)
-
-
-def out_arg(text: str) -> str:
-    if not str(text).strip():
-        raise argparse.ArgumentTypeError("needs a folder")
-    return str(text)
 
 
 def load_scenario(path: str | os.PathLike) -> dict:
@@ -169,38 +61,6 @@ def load_scenario(path: str | os.PathLike) -> dict:
     return data
 
 
-def format_duration(seconds: float) -> str:
-    """The inverse of parse_duration, for the lines we print: 1 -> '1s', 0.5 -> '500ms'."""
-    def num(x: float) -> str:
-        return f"{x:.6f}".rstrip("0").rstrip(".")
-    if 0 < seconds < 1:
-        return num(seconds * 1000) + "ms"
-    return num(seconds) + "s"
-
-
-# ---------------------------------------------------------------------------
-# Options, markers, settings
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("memcg-stress", GROUP)
-    group.addoption("--stress-seeds", type=seeds_arg, default=None, metavar="N",
-                    help=f"Run each test that takes stress_seed once per seed, N seeds (default: {DEFAULT_SEEDS}).")
-    group.addoption("--stress-seed-start", type=seed_start_arg, default=None, metavar="SEED",
-                    help="The first seed of the range (default: 0).")
-    group.addoption("--stress-duration", type=duration_arg, default=None, metavar="DURATION",
-                    help="Running phase of each run, like 2s or 500ms "
-                         f"(default: {format_duration(DEFAULTS['duration'])}, or the scenario's).")
-    group.addoption("--stress-mode", type=mode_arg, default=None, metavar="MODE",
-                    help="Protocol to run: reparent (5.3) or legacy (before it) (default: reparent).")
-    group.addoption("--stress-mutant", type=mutant_arg, default=None, metavar="NAME",
-                    help="Run a deliberately broken variant of a protocol step "
-                         "(see `memcg-stress mutants`); 'none' for the correct model.")
-    group.addoption("--stress-scenario", type=scenario_arg, default=None, metavar="FILE",
-                    help="A TOML configuration like `memcg-stress soak --config`: keys are "
-                         "stress.Config fields; the --stress-* options win over it.")
-    group.addoption("--stress-out", type=out_arg, default=None, metavar="DIR",
-                    help=f"Where run folders go: DIR/hunt-<timestamp>/seed-N (default: {DEFAULT_OUT}; "
-                         "on a remote xdist host, relative to its working folder).")
 
 
 @dataclass
@@ -288,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
         s.seeds = opt("stress_seeds")
     if opt("stress_seed_start") is not None:
         s.seed_start = opt("stress_seed_start")
+    from stress.config import MAX_SEED
     if s.seed_start + s.seeds > MAX_SEED:
         raise pytest.UsageError(
             f"--stress-seed-start {s.seed_start} with --stress-seeds {s.seeds} runs past the last seed, 2**64-1")

@@ -3,7 +3,8 @@ shows cannot break an invariant are not; the correct model raises nothing
 over runs of the same length."""
 import pytest
 
-from stress.mutants import BY_NAME, MUTANTS, detect, main, verdict
+from stress.cli.mutants import main
+from stress.mutants import BY_NAME, MUTANTS, detect, verdict
 
 BUDGET = 10.0
 # Mutants whose race opens only at some events of a run get more seeds.

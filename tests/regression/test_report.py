@@ -14,6 +14,7 @@ import pytest
 
 import stress
 from stress import perfcounters, report
+from stress.cli import report as report_cli
 from stress.perfcounters import NOT_SUPPORTED
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -47,7 +48,7 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
     stream: list[dict] = []
     result = stress.run(stress.Config(duration=1.5, workers=2, seed=1), on_event=stream.append)
-    # the verdict is the engine's business (tests/test_plugin, the hunt); the
+    # the verdict is the engine's business (tests/regression/test_plugin.py, the hunt); the
     # report must add up whatever it is
     assert result.verdict in ("clean", "violation"), result.verdict
     summary = _summary(result)
@@ -197,16 +198,16 @@ def test_report_falls_back_to_the_last_stat_line(run, tmp_path):
 
 def test_cli_entry(run, tmp_path, capsys):
     out = tmp_path / "out"
-    assert report.main([str(run["dense"]), "--out", str(out)]) == 0
+    assert report_cli.main([str(run["dense"]), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Per-thread model counters" in text and "perf_event" in text
     assert (out / "report.json").is_file() and (out / "throughput.png").is_file()
-    assert report.main([str(tmp_path / "missing")]) == 2
+    assert report_cli.main([str(tmp_path / "missing")]) == 2
     assert "not a run folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert report.main([str(tmp_path / "empty"), "-q"]) == 2
-    assert report.main([]) == 2
-    assert report.main(["--help"]) == 0
+    assert report_cli.main([str(tmp_path / "empty"), "-q"]) == 2
+    assert report_cli.main([]) == 2
+    assert report_cli.main(["--help"]) == 0
     try:
         from stress import cli
     except ImportError:                          # pragma: no cover
@@ -308,5 +309,5 @@ def test_legacy_against_reparent(run, tmp_path):
     assert rows["caches reparented"]["a"] == "0"            # legacy never reparents
     assert b["global"]["reparented"] > 0
     # and through the CLI entry, the outputs in DIR_A by default
-    assert report.main([str(legacy), str(run["dense"]), "-q"]) == 0
+    assert report_cli.main([str(legacy), str(run["dense"]), "-q"]) == 0
     _check_png(legacy / report.COMPARE_PLOT)

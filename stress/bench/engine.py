@@ -1,4 +1,4 @@
-"""Engine benchmarks for ``memcg-stress bench`` (registered in stress.bench).
+"""Engine benchmarks for ``memcg-stress bench`` (registered in stress.bench.registry).
 
 Every figure is measured by running the engine (``stress.run``); nothing is
 typed in.  Runs that are compared are taken side by side in one invocation,
@@ -18,7 +18,7 @@ median of the repeats is kept.
   pauses count (``checkpoint_pause_ms_1m`` is their median), and the RSS at
   that point gives ``rss_mb_1m`` and ``bytes_per_object``.
 - ``ops_per_s_1t_vs_reference``: ops_per_s_1t over the reference model's
-  ops/s (stress.bench_model), both from the same invocation.
+  ops/s (stress.bench.model), both from the same invocation.
 - ``counters_overhead``: the native core built twice from one snapshot of
   the source, with and without per-thread counters (MEMCG_STRESS_NO_COUNTERS=1),
   each run in a subprocess on the 1-worker scenario, alternating, median of 3.
@@ -38,18 +38,16 @@ import tempfile
 import threading
 import time
 
-from .bench import BenchSkipped, _median, benchmark
+from . import registry
+from .registry import BenchSkipped, benchmark, median as _median
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-#: results of the benchmarks already run in this invocation (set by bench.run)
-CURRENT: dict = {}
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REPEATS = 3
 
 
 def _ops_config(workers: int, duration: float, seed: int):
-    from .config import Config
+    from ..config import Config
     # default scenario, delay injection off; keep going after a violation so
     # that every run lasts the same time (violations are reported beside)
     return Config(duration=duration, workers=workers, delay_injection=False, seed=seed,
@@ -57,7 +55,7 @@ def _ops_config(workers: int, duration: float, seed: int):
 
 
 def _worker_counts() -> list[int]:
-    from .config import MAX_WORKERS
+    from ..config import MAX_WORKERS
     cores = os.cpu_count() or 2
     counts = [1, 2]
     n = 4
@@ -68,7 +66,7 @@ def _worker_counts() -> list[int]:
 
 
 def _ops_runs(counts: list[int], duration: float, repeats: int = REPEATS) -> dict:
-    from .engine import run
+    from ..engine import run
     per: dict[int, list[float]] = {n: [] for n in counts}
     verdicts: dict[int, list[str]] = {n: [] for n in counts}
     for rep in range(repeats):
@@ -95,13 +93,13 @@ def _ops_per_s(quick: bool) -> dict:
 @benchmark("ops_per_s_1t_vs_reference")
 def _vs_reference(quick: bool) -> dict:
     out: dict = {}
-    ops = CURRENT.get("ops_per_s_1t")
+    ops = registry.CURRENT.get("ops_per_s_1t")
     if ops is None:
         ops = _ops_runs([1], 1.0 if quick else 3.0)["ops_per_s_1t"]
         out["ops_per_s_1t"] = ops
-    ref = CURRENT.get("reference_ops_per_s")
+    ref = registry.CURRENT.get("reference_ops_per_s")
     if ref is None:
-        from .bench_model import bench_reference
+        from .model import bench_reference
         r = bench_reference(quick)
         out.update(r)
         ref = r["reference_ops_per_s"]
@@ -132,8 +130,8 @@ def pause_1m(quick: bool) -> dict:
 
     from stresscore import _core
 
-    from .config import Config
-    from .engine import run
+    from ..config import Config
+    from ..engine import run
     proc = psutil.Process()
     # baseline: the same scenario with (almost) nothing held
     base_cfg = Config(duration=0.5, workers=2, max_held=1, alloc_pct=100, send_pct=0,
@@ -203,7 +201,7 @@ def pause_1m(quick: bool) -> dict:
 @benchmark("checkpoint_pause_1m")
 def _checkpoint_pause_1m(quick: bool) -> dict:
     env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    code = ("import json, os; from stress.bench_engine import pause_1m; "
+    code = ("import json, os; from stress.bench.engine import pause_1m; "
             "print(json.dumps(pause_1m(%r)), flush=True); os._exit(0)" % bool(quick))
     cmd = [sys.executable, "-c", code]
     crashes = []
@@ -307,8 +305,7 @@ def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
 
 @benchmark("counters_overhead")
 def _counters_overhead(quick: bool) -> dict:
-    from . import bench
-    if quick and "counters_overhead" not in (bench.ONLY or ()):
+    if quick and "counters_overhead" not in (registry.ONLY or ()):
         raise BenchSkipped("full mode only (or --only counters_overhead): it builds the core twice")
     return counters_overhead(quick)
 
@@ -320,8 +317,8 @@ QUICK_MUTANTS = ("rcu-busted", "no-parent-css-get", "no-flush-on-free")
 
 
 def mutant_detect(quick: bool) -> dict:
-    from .config import Config
-    from .mutants import MUTANTS, detect
+    from ..config import Config
+    from ..mutants import MUTANTS, detect
     names = [m.name for m in MUTANTS if m.expected]
     if quick:
         names = [n for n in names if n in QUICK_MUTANTS] or names[:3]
