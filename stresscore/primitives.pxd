@@ -53,8 +53,8 @@ cdef extern from "percpu.h" nogil:
     int ms_nr_cpu_ids                                        # slots in use (default MS_MAX_CPUS)
     int ms_cpu                                               # this thread's slot, -1 if unregistered
     void ms_set_nr_cpus(int n) noexcept                      # clamp to [1, MS_MAX_CPUS]; between runs only
-    void ms_thread_register(int cpu) noexcept                # claim slot cpu + become RCU reader; aborts if cpu out of range
-    void ms_thread_unregister() noexcept                     # release slot + reader; not inside a read section
+    void ms_cpu_claim(int cpu) noexcept                      # slot only (percpu.c); threads of a run use ms_thread_register
+    void ms_cpu_release() noexcept                           # give the slot back (percpu.c)
     int smp_processor_id() noexcept                          # == ms_cpu
     int ms_thread_id() noexcept                              # unique small id, never 0
     long *pcpu_alloc_longs() noexcept                        # zeroed, one line per slot; NULL on ENOMEM
@@ -78,6 +78,8 @@ cdef extern from "urcu.h" nogil:
         void (*func)(rcu_head *) noexcept nogil              # set by call_rcu
         void *owner                                          # free for the user
     ctypedef void (*rcu_callback_t)(rcu_head *) noexcept nogil
+    void ms_thread_register(int cpu) noexcept                # claim slot cpu + become RCU reader; aborts if cpu out of range
+    void ms_thread_unregister() noexcept                     # release slot + reader; not inside a read section
     void rcu_init() noexcept                                 # idempotent; registers membarrier
     int rcu_has_membarrier() noexcept                        # 1 if readers use compiler barriers only
     void rcu_read_lock() noexcept                            # enter (nestable) read section
