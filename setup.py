@@ -18,7 +18,8 @@ if os.environ.get("MEMCG_STRESS_NO_COUNTERS", "") not in ("", "0"):
 
 ext = Extension(
     "stresscore._core",
-    sources=["stresscore/_core.pyx", "stresscore/urcu.c"],
+    sources=["stresscore/_core.pyx", "stresscore/percpu.c", "stresscore/urcu.c",
+             "stresscore/percpu_ref.c"],
     include_dirs=["stresscore"],
     define_macros=macros,
     extra_compile_args=["-O2", "-std=gnu11", "-pthread", "-Wno-unused-function"],

@@ -1,13 +1,49 @@
 # cython: language_level=3
 """stresscore._core: the native core of memcg-stress, one extension module.
 
-Layering (nothing lower uses anything higher):
-  atomics.h -> urcu.h/urcu.c, percpu.h, percpu_ref.h, locks.h, mpsc.h, prng.h
-  -> primitives.pxd (declarations) -> model.pxi (the memcg slab model, nogil)
-  -> engine.pxi (threads of a run, checkers) -> Python wrappers.
+Layering, lowest first; nothing lower uses anything higher.  The C layers
+(atomics.h, clock.h, prng.h, percpu.h/percpu.c, locks.h, mpsc.h, list.h,
+urcu.h/urcu.c, percpu_ref.h/percpu_ref.c, mutants.h) are declared in
+primitives.pxd; the model's shared structures and the forward declarations
+between its rooms in _core.pxd, which Cython reads before this file.  Then
+the rooms, in the order included below:
+
+  model (docs/DESIGN.md, one section per room; nogil, no Python):
+    diag         flight recorder, violations, delay points, selected mutant
+    quarantine   poisoning and quarantine of freed structures
+    workqueue    memcg_kmem_cache_wq
+    memcontrol   mm/memcontrol.c: mem_cgroup, css, page counter, charge,
+                 stats, mkdir/rmdir/offline/release/free, get_cache
+    slab_common  mm/slab_common.c: root caches, memcg_caches, create,
+                 deactivate, shutdown, kmem_cache_destroy
+    slub         mm/slub.c: pages, objects, cpu slabs, alloc and free
+  engine (the threads of a run):
+    stw          roles, run state, workers' state, stop-the-world
+    checkers     the invariants, checkpoints
+    worker       the worker loop
+    controller   the controller, workqueue and RCU thread loops, drain
+    run          model set-up, the mutant table, engine_setup, engine_thread
+  Python faces:
+    model_api    the single-threaded Model
+    wrappers     thin wrappers of the primitives
+    harness      torture and test harnesses of the primitives
+    benchmarks   micro-benchmarks of the primitives
 """
-include "primitives.pxi"
+# Module init: register membarrier before any reader runs.
+rcu_init()
+
 include "diag.pxi"
-include "model.pxi"
-include "engine.pxi"
-include "api.pxi"
+include "quarantine.pxi"
+include "workqueue.pxi"
+include "memcontrol.pxi"
+include "slab_common.pxi"
+include "slub.pxi"
+include "stw.pxi"
+include "checkers.pxi"
+include "worker.pxi"
+include "controller.pxi"
+include "run.pxi"
+include "model_api.pxi"
+include "wrappers.pxi"
+include "harness.pxi"
+include "benchmarks.pxi"

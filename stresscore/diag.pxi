@@ -4,19 +4,11 @@
 #   - the flight recorder: a lock-free ring of recent events per thread
 #   - violations: what the inline checks and the checkers report
 #   - delay injection: named points inside the race windows
-#   - the mutant table: deliberately broken protocol steps, for testing only
+#   - global event counters of the model, for the report
+#   - the selected mutant (the table itself is mutants.h) and the model mode
 #
 # Nothing here calls into Python; every function is noexcept nogil.
-
-from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset, memcpy, strncpy
-from libc.stdio cimport snprintf
-
-cdef extern from "<time.h>" nogil:
-    struct timespec:
-        long tv_sec
-        long tv_nsec
-    int nanosleep(const timespec *req, timespec *rem)
+# docs/DESIGN.md, diag.
 
 # ---------------------------------------------------------------------------
 # Flight recorder events.  Each names the kernel path it comes from.
@@ -121,14 +113,6 @@ cdef ms_thread *ms_threads = NULL    # MS_MAX_CPUS slots, 64-byte aligned
 
 cdef inline ms_thread *this_thread() noexcept nogil:
     return &ms_threads[ms_cpu]
-
-cdef extern from *:
-    """
-    #ifndef MS_COUNTERS
-    #define MS_COUNTERS 1   /* build with -DMS_COUNTERS=0 to measure what the counters cost */
-    #endif
-    """
-    const bint MS_COUNTERS_ON "MS_COUNTERS"
 
 cdef inline void count_event(int which) noexcept nogil:
     # allocations and frees are the product's op count (and checker 5's
@@ -306,26 +290,30 @@ cdef inline void ms_delay_if(int point, bint window_open) noexcept nogil:
         _ms_delay(point)
 
 # ---------------------------------------------------------------------------
-# The mutant table (rcutorture's "busted" ops).  Each entry is a deliberate
-# bug for testing purposes only; `mutant` selects at most one per run.  The
-# Python side (stress/mutants.py) holds the same table with its prose.
+# Global event counters for the report (atomic, slow paths only).
 cdef enum:
-    M_NONE = 0
-    M_RCU_BUSTED                 # synchronize_rcu and call_rcu do not wait for readers
-    M_MEMCG_READ_UNPROTECTED     # the uncharge reads cache->memcg outside an RCU read section
-    M_DYING_FLAG_UNLOCKED        # the root's dying flag is tested and set without memcg_kmem_wq_lock
-    M_REPARENT_WITHOUT_SLAB_MUTEX  # the splice and the pointer swap run without slab_mutex
-    M_NO_PARENT_CSS_GET          # reparenting does not take the parent's references
-    M_NO_CHILD_CSS_PUT           # reparenting does not drop the child's references
-    M_ENTRIES_NOT_CLEARED        # deactivation leaves the cache in memcg_caches
-    M_KILL_WITHOUT_GRACE_PERIOD  # the child cache is killed without waiting for a grace period
-    M_ARRAY_FREE_WITHOUT_GRACE_PERIOD  # the old memcg_caches array is freed at once when it grows
-    M_CHARGE_OFFLINE_MEMCG       # the charge does not walk up past an offline memcg
-    M_CACHE_PUT_BEFORE_UNCHARGE  # __free_slab drops the page's cache refs before the uncharge
-    M_NO_FLUSH_ON_FREE           # a freed memcg's per-cpu stat residues are dropped, not flushed
-    M_CREATE_AFTER_OFFLINE       # cache creation does not check kmem_state: creates for offline memcgs
-    M_NR
+    G_REPARENT = 0
+    G_CACHE_CREATED
+    G_CACHE_KILLED
+    G_CACHE_SHUTDOWN
+    G_MEMCG_CREATED
+    G_MEMCG_OFFLINED
+    G_MEMCG_RELEASED
+    G_MEMCG_FREED
+    G_ARRAY_GROW
+    G_ROOT_DESTROYED
+    G_NR
+cdef long gstats[G_NR]
 
+G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
+           "memcgs_created", "memcgs_offlined", "memcgs_released",
+           "memcgs_freed", "array_grows", "roots_destroyed"]
+
+# ---------------------------------------------------------------------------
+# The selected mutant (rcutorture's "busted" ops): at most one deliberate
+# bug per run, for testing purposes only.  The table (ids, names, bugs, the
+# invariant each breaks) is mutants.h; every broken branch in the model says
+# "# mutant <name>" next to its MUTANT(M_*) test.
 cdef int mutant = M_NONE              # read-only during a run
 
 cdef inline bint MUTANT(int m) noexcept nogil:

@@ -25,7 +25,7 @@
 #define MS_SPIN_BEFORE_YIELD 128
 
 /* atomic: count of lock-rule violations seen by the lockdep asserts (and by
- * misuse checks of the RCU API); defined in urcu.c. */
+ * misuse checks of the RCU API and the slot registry); defined in percpu.c. */
 extern long lockdep_violations MS_HIDDEN;
 
 struct ms_spinlock {

@@ -24,7 +24,7 @@
 /* Slots in use (sums walk [0, ms_nr_cpu_ids)); default MS_MAX_CPUS.  Change it
  * only between runs, when no per-cpu data holds residues. */
 extern int ms_nr_cpu_ids MS_HIDDEN;
-/* The calling thread's slot, -1 when unregistered (defined in urcu.c). */
+/* The calling thread's slot, -1 when unregistered (defined in percpu.c). */
 extern __thread int ms_cpu MS_TLS;
 /* Unique small thread id, never 0; assigned lazily by ms_thread_id(). */
 extern __thread int ms_tid MS_TLS;
@@ -33,11 +33,17 @@ extern int ms_tid_next MS_HIDDEN; /* atomic: last id handed out */
 extern int ms_cpu_owner[MS_MAX_CPUS] MS_HIDDEN;
 
 void ms_set_nr_cpus(int n);
-/* Claim slot `cpu` for the calling thread and register it as an RCU reader.
- * cpu must be in [0, ms_nr_cpu_ids) (abort otherwise: a bug in the caller). */
-void ms_thread_register(int cpu);
-/* Release the slot and the RCU reader registration; not inside a read section. */
-void ms_thread_unregister(void);
+/* Claim slot `cpu` (in [0, ms_nr_cpu_ids): the caller checked) for the
+ * calling thread, giving back the slot it held before.  A slot owned by
+ * another thread is a misuse (counted, and fatal in MS_DEBUG).  Threads of
+ * a run use ms_thread_register() (urcu.h), which also makes them readers. */
+void ms_cpu_claim(int cpu);
+/* Give the calling thread's slot back (nothing when it has none). */
+void ms_cpu_release(void);
+/* Print and abort(): a bug in the caller that nothing can recover from. */
+void ms_die(const char *msg);
+/* A broken API rule: counted in lockdep_violations (locks.h); MS_DEBUG aborts. */
+void ms_misuse(const char *msg);
 
 static inline int smp_processor_id(void) { return ms_cpu; }
 

@@ -1,7 +1,9 @@
 # cython: language_level=3
-"""Declarations of the native primitives (C headers in this folder).
+"""Declarations of the native primitives (C headers in this folder), the
+mutant table (mutants.h) and the C library and build switches the core uses.
 
-Declarations only.  Every function is ``noexcept nogil``: none can raise and
+Every ``cdef extern`` of the core lives here; the .pxi rooms of _core.pyx
+declare none.  Declarations only.  Every function is ``noexcept nogil``: none can raise and
 none touches Python; the few that can fail return a status code (documented
 per function).  Memory orders are stated once, in atomics.h.
 """
@@ -52,9 +54,10 @@ cdef extern from "percpu.h" nogil:
     enum: PCPU_STRIDE
     int ms_nr_cpu_ids                                        # slots in use (default MS_MAX_CPUS)
     int ms_cpu                                               # this thread's slot, -1 if unregistered
+    int ms_cpu_owner[64]                                     # owner (thread id) of each slot, 0 when free
     void ms_set_nr_cpus(int n) noexcept                      # clamp to [1, MS_MAX_CPUS]; between runs only
-    void ms_thread_register(int cpu) noexcept                # claim slot cpu + become RCU reader; aborts if cpu out of range
-    void ms_thread_unregister() noexcept                     # release slot + reader; not inside a read section
+    void ms_cpu_claim(int cpu) noexcept                      # slot only (percpu.c); threads of a run use ms_thread_register
+    void ms_cpu_release() noexcept                           # give the slot back (percpu.c)
     int smp_processor_id() noexcept                          # == ms_cpu
     int ms_thread_id() noexcept                              # unique small id, never 0
     long *pcpu_alloc_longs() noexcept                        # zeroed, one line per slot; NULL on ENOMEM
@@ -78,6 +81,8 @@ cdef extern from "urcu.h" nogil:
         void (*func)(rcu_head *) noexcept nogil              # set by call_rcu
         void *owner                                          # free for the user
     ctypedef void (*rcu_callback_t)(rcu_head *) noexcept nogil
+    void ms_thread_register(int cpu) noexcept                # claim slot cpu + become RCU reader; aborts if cpu out of range
+    void ms_thread_unregister() noexcept                     # release slot + reader; not inside a read section
     void rcu_init() noexcept                                 # idempotent; registers membarrier
     int rcu_has_membarrier() noexcept                        # 1 if readers use compiler barriers only
     void rcu_read_lock() noexcept                            # enter (nestable) read section
@@ -157,3 +162,102 @@ cdef extern from "percpu_ref.h" nogil:
     int percpu_ref_is_zero(percpu_ref *ref) noexcept         # 1 in atomic mode at count 0
     int percpu_ref_switch_pending(percpu_ref *ref) noexcept  # 1 between kill and the fold (switch holds a ref)
     long percpu_ref_count(percpu_ref *ref) noexcept          # exact logical count; quiescent only
+
+cdef extern from "list.h" nogil:
+    struct ms_list:                                          # embedded, circular, with its owner
+        ms_list *next
+        ms_list *prev
+        void *owner
+    void INIT_LIST_HEAD(ms_list *h)
+    void list_add(ms_list *n, ms_list *h)
+    void list_add_tail(ms_list *n, ms_list *h)
+    void list_del_init(ms_list *n)
+    bint list_empty(const ms_list *h)
+    void list_splice_init(ms_list *src, ms_list *dst)
+    long list_count(const ms_list *h)
+
+cdef extern from "mutants.h" nogil:
+    # The mutant table: enum M_* (M_NONE = 0, then table order) and its rows.
+    enum:
+        M_NONE
+        M_RCU_BUSTED
+        M_MEMCG_READ_UNPROTECTED
+        M_DYING_FLAG_UNLOCKED
+        M_REPARENT_WITHOUT_SLAB_MUTEX
+        M_NO_PARENT_CSS_GET
+        M_NO_CHILD_CSS_PUT
+        M_ENTRIES_NOT_CLEARED
+        M_KILL_WITHOUT_GRACE_PERIOD
+        M_ARRAY_FREE_WITHOUT_GRACE_PERIOD
+        M_CHARGE_OFFLINE_MEMCG
+        M_CACHE_PUT_BEFORE_UNCHARGE
+        M_NO_FLUSH_ON_FREE
+        M_CREATE_AFTER_OFFLINE
+        M_NR
+    cdef struct ms_mutant:
+        int id
+        const char *name
+        const char *bug
+        const char *breaks
+        int expected
+        const char *reason
+    const ms_mutant ms_mutant_table[]
+    const int MS_NR_MUTANTS                                  # rows of ms_mutant_table
+    int ms_mutant_id(const char *name) noexcept              # M_NONE for NULL or "", -1 for an unknown name
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int nanosleep(const timespec *req, timespec *rem)
+
+cdef extern from "<sched.h>" nogil:
+    int sched_yield()
+
+cdef extern from "stdlib.h" nogil:
+    void *aligned_alloc(size_t alignment, size_t size)
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *m, void *attr)
+    int pthread_mutex_lock(pthread_mutex_t *m)
+    int pthread_mutex_unlock(pthread_mutex_t *m)
+    int pthread_cond_init(pthread_cond_t *c, void *attr)
+    int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+    int pthread_cond_broadcast(pthread_cond_t *c)
+
+# Build switches (setup.py sets the macros).
+cdef extern from *:
+    """
+    #ifndef MS_COUNTERS
+    #define MS_COUNTERS 1   /* build with -DMS_COUNTERS=0 to measure what the counters cost */
+    #endif
+    #ifdef MS_DEBUG
+    #define MS_DEBUG_BUILD 1
+    #else
+    #define MS_DEBUG_BUILD 0
+    #endif
+    """
+    const bint MS_COUNTERS_ON "MS_COUNTERS"                  # per-thread counters beyond alloc/free
+    int MS_DEBUG_BUILD                                       # MEMCG_STRESS_DEBUG=1: lockdep asserts abort
+
+# The rcutorture harness's object states (harness.pxi).
+cdef extern from *:
+    """
+    #define TORTURE_ALIVE 0x0A11FE0A11FEL
+    #define TORTURE_POISON 0x6B6B6B6B6B6B6B6BL
+    #define TORTURE_FREE 0
+    #define TORTURE_LIVE 1
+    #define TORTURE_RETIRED 2
+    #define TORTURE_MAX_READERS 32
+    """
+    long TORTURE_ALIVE          # magic of a live object
+    long TORTURE_POISON         # written over a retired object after its grace period
+    enum:
+        TORTURE_FREE            # in the pool, reusable
+        TORTURE_LIVE            # published or just unpublished
+        TORTURE_RETIRED         # waiting for its call_rcu callback
+        TORTURE_MAX_READERS

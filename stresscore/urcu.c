@@ -1,6 +1,7 @@
 /*
- * urcu.c - slow paths of the user-space RCU, the per-cpu slot registry and
- * the percpu_ref mode switch.
+ * urcu.c - slow paths of the user-space RCU: the reader registry, grace
+ * periods and callbacks.  The per-cpu slot registry is in percpu.c, the
+ * percpu_ref mode switch in percpu_ref.c.
  *
  * Grace periods without a phase flip
  * ----------------------------------
@@ -54,20 +55,9 @@
 #include "locks.h"
 #include "mpsc.h"
 #include "percpu.h"
-#include "percpu_ref.h"
 #include "urcu.h"
 
 #define RCU_SPIN_BEFORE_YIELD 128
-
-/* ---- globals of percpu.h / locks.h / percpu_ref.h ---- */
-int ms_nr_cpu_ids = MS_MAX_CPUS;  /* written only between runs (ms_set_nr_cpus) */
-__thread int ms_cpu = -1;
-__thread int ms_tid;
-int ms_tid_next;                  /* atomic (fetch_add) */
-int ms_cpu_owner[MS_MAX_CPUS];    /* rcu_registry_lock */
-long lockdep_violations;          /* atomic */
-long percpu_ref_underflows;       /* atomic */
-long percpu_ref_warnings;         /* atomic */
 
 /* ---- reader registry ---- */
 __thread struct rcu_reader *rcu_reader_self;
@@ -99,23 +89,10 @@ static int rcu_cb_thread_active;        /* lock-free flag, set by the engine */
 static pthread_mutex_t rcu_barrier_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rcu_barrier_cond = PTHREAD_COND_INITIALIZER;
 
-/* percpu_ref mode switches (kernel: percpu_ref_switch_lock) */
-static struct ms_spinlock percpu_ref_switch_lock;
-
-static void ms_die(const char *msg)
-{
-	fprintf(stderr, "memcg-stress: fatal: %s\n", msg);
-	abort();
-}
-
+/* A broken rule of the RCU API: counted in lockdep_violations (percpu.c). */
 static void rcu_misuse(const char *msg)
 {
-	fetch_add_L(&lockdep_violations, 1);
-#ifdef MS_DEBUG
-	ms_die(msg);
-#else
-	(void)msg;
-#endif
+	ms_misuse(msg);
 }
 
 static long sys_membarrier(int cmd)
@@ -140,7 +117,7 @@ static long sys_futex(int *uaddr, int op, int val, const struct timespec *ts)
 
 /* ================= registry ================= */
 
-static void rcu_unregister_reader(void)
+void rcu_unregister_reader(void)
 {
 	struct rcu_reader *self = rcu_reader_self;
 
@@ -162,10 +139,7 @@ static void rcu_unregister_reader(void)
 static void rcu_thread_exit(void *arg)
 {
 	(void)arg;
-	if (ms_cpu >= 0)
-		ms_thread_unregister();
-	else
-		rcu_unregister_reader();
+	ms_thread_unregister();
 }
 
 static void rcu_init_once(void)
@@ -173,7 +147,6 @@ static void rcu_init_once(void)
 	long q;
 
 	mpsc_init(&rcu_cb_queue);
-	spin_lock_init(&percpu_ref_switch_lock);
 	if (pthread_key_create(&rcu_exit_key, rcu_thread_exit))
 		ms_die("pthread_key_create");
 	q = sys_membarrier(MEMBARRIER_CMD_QUERY);
@@ -233,45 +206,18 @@ void rcu_read_unlock_unbalanced(void)
 	rcu_misuse("rcu_read_unlock() without rcu_read_lock()");
 }
 
-void ms_set_nr_cpus(int n)
-{
-	if (n < 1)
-		n = 1;
-	if (n > MS_MAX_CPUS)
-		n = MS_MAX_CPUS;
-	WRITE_ONCE_I(&ms_nr_cpu_ids, n);
-}
-
+/* A thread of the run: its cpu slot (percpu.c) and its reader slot. */
 void ms_thread_register(int cpu)
 {
-	int me = ms_thread_id();
-
 	if (cpu < 0 || cpu >= READ_ONCE_I(&ms_nr_cpu_ids))
 		ms_die("ms_thread_register: cpu out of [0, ms_nr_cpu_ids)");
 	rcu_register_reader_slow();
-	pthread_mutex_lock(&rcu_registry_lock);
-	if (ms_cpu >= 0 && ms_cpu != cpu) { /* re-registering elsewhere: give the old slot back */
-		if (ms_cpu_owner[ms_cpu] == me)
-			WRITE_ONCE_I(&ms_cpu_owner[ms_cpu], 0);
-	}
-	if (ms_cpu_owner[cpu] != 0 && ms_cpu_owner[cpu] != me)
-		rcu_misuse("ms_thread_register: cpu slot owned by another thread");
-	WRITE_ONCE_I(&ms_cpu_owner[cpu], me);
-	pthread_mutex_unlock(&rcu_registry_lock);
-	ms_cpu = cpu;
+	ms_cpu_claim(cpu);
 }
 
 void ms_thread_unregister(void)
 {
-	int me = ms_thread_id();
-
-	if (ms_cpu >= 0) {
-		pthread_mutex_lock(&rcu_registry_lock);
-		if (ms_cpu_owner[ms_cpu] == me)
-			WRITE_ONCE_I(&ms_cpu_owner[ms_cpu], 0);
-		pthread_mutex_unlock(&rcu_registry_lock);
-		ms_cpu = -1;
-	}
+	ms_cpu_release();
 	rcu_unregister_reader();
 }
 
@@ -500,100 +446,4 @@ void rcu_stats_reset(void)
 	WRITE_ONCE_L(&rcu_stat_cbs, 0);
 	for (i = 0; i < 32; i++)
 		WRITE_ONCE_L(&rcu_stat_hist[i], 0);
-}
-
-/* ================= percpu_ref ================= */
-
-int percpu_ref_init(struct percpu_ref *ref, percpu_ref_func_t release, void *owner)
-{
-	ref->pcpu = pcpu_alloc_longs();
-	if (!ref->pcpu)
-		return -1;
-	ref->count = (long)(1UL + PERCPU_COUNT_BIAS); /* base reference, biased */
-	ref->percpu_count_ptr = 0;                    /* percpu mode */
-	ref->release = release;
-	ref->confirm_switch = NULL;
-	ref->owner = owner;
-	ref->switched = 0;
-	ref->rcu.next = NULL;
-	ref->rcu.func = NULL;
-	ref->rcu.owner = ref;
-	return 0;
-}
-
-/* Not while a switch is pending (percpu_ref_switch_pending()). */
-void percpu_ref_exit(struct percpu_ref *ref)
-{
-	pcpu_free(ref->pcpu);
-	ref->pcpu = NULL;
-	WRITE_ONCE_L((long *)&ref->percpu_count_ptr, (long)__PERCPU_REF_ATOMIC_DEAD);
-	WRITE_ONCE_I(&ref->switched, 1);
-}
-
-void percpu_ref_underflow(struct percpu_ref *ref, long v)
-{
-	(void)ref;
-	(void)v;
-	fetch_add_L(&percpu_ref_underflows, 1);
-#ifdef MS_DEBUG
-	fprintf(stderr, "memcg-stress: percpu_ref %p went negative (%ld)\n", (void *)ref, v);
-#endif
-}
-
-/* RCU callback: no reader can still be adding to a slot. */
-static void percpu_ref_switch_to_atomic_rcu(struct rcu_head *rcu)
-{
-	struct percpu_ref *ref = (struct percpu_ref *)rcu->owner;
-	unsigned long sum = 0;
-	percpu_ref_func_t confirm;
-	long v;
-	int cpu;
-
-	for (cpu = 0; cpu < MS_MAX_CPUS; cpu++) /* every slot: exactness over speed, once per kill */
-		sum += (unsigned long)READ_ONCE_L(per_cpu_ptr_L(ref->pcpu, cpu));
-	/* Fully ordered: the fold before `switched` and the switch's put. */
-	v = add_return_L(&ref->count, (long)(sum - PERCPU_COUNT_BIAS));
-	if (v <= 0) /* the switch still holds a reference: <= 0 means puts exceeded gets */
-		percpu_ref_underflow(ref, v);
-	WRITE_ONCE_I(&ref->switched, 1);
-
-	spin_lock(&percpu_ref_switch_lock);
-	confirm = ref->confirm_switch;
-	ref->confirm_switch = NULL;
-	spin_unlock(&percpu_ref_switch_lock);
-	if (confirm)
-		confirm(ref); /* @ref is seen dead by every thread */
-	percpu_ref_put(ref); /* drop the reference taken by the switch */
-}
-
-void percpu_ref_kill_and_confirm(struct percpu_ref *ref, percpu_ref_func_t confirm_kill)
-{
-	unsigned long flags;
-
-	spin_lock(&percpu_ref_switch_lock);
-	flags = (unsigned long)READ_ONCE_L((const long *)&ref->percpu_count_ptr);
-	if (flags & __PERCPU_REF_DEAD) {
-		/* kernel: WARN_ONCE("percpu_ref_kill_and_confirm called more than once") */
-		fetch_add_L(&percpu_ref_warnings, 1);
-#ifdef MS_DEBUG
-		fprintf(stderr, "memcg-stress: percpu_ref %p killed more than once\n", (void *)ref);
-#endif
-	}
-	if (flags & __PERCPU_REF_ATOMIC) {
-		/* Already switched or switching (kernel __percpu_ref_switch_to_atomic). */
-		WRITE_ONCE_L((long *)&ref->percpu_count_ptr, (long)(flags | __PERCPU_REF_DEAD));
-		spin_unlock(&percpu_ref_switch_lock);
-		if (confirm_kill)
-			confirm_kill(ref);
-	} else {
-		ref->confirm_switch = confirm_kill;
-		/* Relaxed: readers that miss it are covered by the grace period
-		 * before the fold; the fold's own ordering comes from call_rcu. */
-		WRITE_ONCE_L((long *)&ref->percpu_count_ptr, (long)(flags | __PERCPU_REF_ATOMIC_DEAD));
-		spin_unlock(&percpu_ref_switch_lock);
-		percpu_ref_get(ref); /* atomic mode now: put after confirmation */
-		ref->rcu.owner = ref;
-		call_rcu(&ref->rcu, percpu_ref_switch_to_atomic_rcu);
-	}
-	percpu_ref_put(ref); /* drop the base reference */
 }

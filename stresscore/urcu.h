@@ -48,6 +48,15 @@ extern int rcu_use_membarrier MS_HIDDEN; /* set once by rcu_init() under rcu_gp_
 
 /* Slow path of the first rcu_read_lock() of an unregistered thread. */
 struct rcu_reader *rcu_register_reader_slow(void);
+/* Stop being a reader; not inside a read section. */
+void rcu_unregister_reader(void);
+
+/* A thread of the run: claim slot `cpu` (percpu.h) and register as an RCU
+ * reader.  cpu must be in [0, ms_nr_cpu_ids) (abort otherwise: a bug in the
+ * caller). */
+void ms_thread_register(int cpu);
+/* Release the slot and the RCU reader registration; not inside a read section. */
+void ms_thread_unregister(void);
 /* Unbalanced rcu_read_unlock(): counted in lockdep_violations. */
 void rcu_read_unlock_unbalanced(void);
 

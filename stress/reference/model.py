@@ -1,7 +1,7 @@
 """The reference Model: the rooms (memcontrol, slab_common, slub, workqueue,
 rcu, percpu) composed into one single-threaded model with the constructor,
 the methods and the snapshot of ``stresscore._core.Model`` (its workers,
-as in stresscore/engine.pxi, and the API of stresscore/api.pxi).
+as in stresscore/worker.pxi, and the API of stresscore/model_api.pxi).
 
 and gives identical observable results, snapshot included.  For that it
 models what the snapshot shows exactly as the native model does it:
@@ -103,7 +103,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
     def close(self):
         pass
 
-    # ---- worker helpers (engine.pxi) ----
+    # ---- worker helpers (worker.pxi) ----
 
     def worker_alloc(self, w: Worker, root: KmemCache) -> bool:
         obj = self.kmem_cache_alloc(root, w)

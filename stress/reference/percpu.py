@@ -1,5 +1,5 @@
 """percpu_ref and percpu_counter, by their logical values (the native
-stresscore/percpu_ref.h, percpu.h and the percpu_ref part of urcu.c)."""
+stresscore/percpu_ref.h/percpu_ref.c and percpu.h/percpu.c)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

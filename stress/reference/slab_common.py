@@ -13,7 +13,7 @@ from .slub import PAGE_OBJS, CpuSlab
 
 MAX_ROOTS = 16                  # root cache table size
 
-# The built-in root caches created at start-up, as stresscore/engine.pxi's
+# The built-in root caches created at start-up, as stresscore/run.pxi's
 # BUILTIN_ROOTS: name, object size, objects per slab, order, reclaimable,
 # SLAB_TYPESAFE_BY_RCU.
 BUILTIN_ROOTS = [

@@ -1,5 +1,5 @@
 """The ordered workqueue (memcg_kmem_cache_wq; the native one runs in
-stresscore/engine.pxi's workqueue thread): a FIFO of Work items."""
+stresscore/workqueue.pxi, run by controller.pxi's workqueue thread): a FIFO of Work items."""
 from __future__ import annotations
 
 from typing import Callable

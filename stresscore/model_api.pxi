@@ -1,9 +1,10 @@
-# api.pxi: the single-threaded face of the model, for the differential tests
-# against stress/reference.py, the deterministic tests of the series' claims
-# and the checker tests.  One thread plays every role: each worker operation
-# runs on that worker's cpu slot, every other operation on the "system" slot
-# (cpu == workers).  Work items and RCU callbacks run only when asked
-# (run_work, grace_period), so a test controls every interleaving.
+# model_api.pxi: the single-threaded face of the model (docs/DESIGN.md,
+# model_api), for the differential tests against stress/reference.py, the
+# deterministic tests of the series' claims and the checker tests.  One
+# thread plays every role: each worker operation runs on that worker's cpu
+# slot, every other operation on the "system" slot (cpu == workers).  Work
+# items and RCU callbacks run only when asked (run_work, grace_period), so
+# a test controls every interleaving.
 
 cdef mem_cgroup *_memcg_by_id(long mid) noexcept nogil:
     cdef ms_list *n = memcg_all.next
@@ -37,9 +38,7 @@ cdef class Model:
                  long max_held=100000, unsigned long long seed=1):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
-        if mutant is not None and mutant not in MUTANT_IDS:
-            raise ValueError(f"unknown mutant {mutant!r}; valid: {', '.join(MUTANT_IDS)}")
-        _setup(workers, 1 if mode == "legacy" else 0, MUTANT_IDS.get(mutant or "", 0),
+        _setup(workers, 1 if mode == "legacy" else 0, _mutant_id(mutant),
                max_held, seed, 1)
         self.workers = workers
         self.mode = mode

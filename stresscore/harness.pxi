@@ -1,196 +1,13 @@
-# primitives.pxi -- included into _core.pyx.
-#
-# Brings the native primitives (primitives.pxd) into the module namespace
-# and exposes thin Python wrappers that run nogil loops on real threads
-# started from Python (threading.Thread whose target enters ``with nogil:``).
-# Native loops return counts; Python turns bad results into exceptions.
-#
-# Everything declared in primitives.pxd is visible to model.pxi and
-# engine.pxi after this include (``from stresscore.primitives cimport *``).
-
-from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset
-from stresscore.primitives cimport *
-
-import threading as _threading
-
-cdef extern from "stdlib.h" nogil:
-    void *aligned_alloc(size_t alignment, size_t size)
-
-cdef extern from "<sched.h>" nogil:
-    int sched_yield()
-
-# Module init: register membarrier before any reader runs.
-rcu_init()
-
-
-# ---------------------------------------------------------------------------
-# thread helpers
-# ---------------------------------------------------------------------------
-
-cdef inline void _start_barrier(int *started, int nthreads) noexcept nogil:
-    """Count this thread in, then wait (spin, yield) for the others."""
-    cdef int spins = 0
-    fetch_add_I(started, 1)       # fully ordered: our setup before the others start
-    while READ_ONCE_I(started) < nthreads:
-        spins += 1
-        if spins < 64:
-            cpu_relax()
-        else:
-            sched_yield()
-
-
-def _run_threads(list targets):
-    """Start one threading.Thread per (callable, args) and join them all."""
-    threads = [_threading.Thread(target=fn, args=args, daemon=True) for fn, args in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
-def thread_register(int cpu):
-    """Claim per-cpu slot ``cpu`` for the calling thread (and make it an RCU reader)."""
-    if cpu < 0 or cpu >= ms_nr_cpu_ids:
-        raise ValueError(f"cpu {cpu} out of [0, {ms_nr_cpu_ids})")
-    ms_thread_register(cpu)
-
-
-def thread_unregister():
-    """Release the calling thread's per-cpu slot and RCU reader registration."""
-    ms_thread_unregister()
-
-
-def this_cpu():
-    """The calling thread's per-cpu slot, -1 when unregistered."""
-    return smp_processor_id()
-
-
-def thread_id():
-    """The calling thread's small unique id (ms_thread_id())."""
-    return ms_thread_id()
-
-
-def set_nr_cpus(int n):
-    """Per-cpu slots in use (between runs only: no per-cpu residues may be
-    live).  Runs and Models set it themselves; tests of the primitives reset
-    it to every slot."""
-    if n < 1 or n > MS_MAX_CPUS:
-        raise ValueError(f"nr_cpus must be in [1, {MS_MAX_CPUS}]")
-    ms_set_nr_cpus(n)
-
-
-def max_cpus():
-    return MS_MAX_CPUS
-
-
-def rcu_membarrier():
-    """True when readers use compiler barriers and updaters sys_membarrier."""
-    return bool(rcu_has_membarrier())
-
-
-def rcu_stats():
-    """Grace-period statistics since the last reset."""
-    cdef unsigned long hist[32]
-    rcu_gp_histogram(hist)
-    return {
-        "gp_count": rcu_gp_count(),
-        "gp_histogram_us_log2": [hist[i] for i in range(32)],
-        "callbacks_invoked": rcu_cb_invoked_count(),
-        "pending_callbacks": rcu_pending_callbacks(),
-    }
-
-
-def rcu_reset_stats():
-    rcu_stats_reset()
-
-
-def counters():
-    """Global error counters of the primitives."""
-    return {
-        "lockdep_violations": READ_ONCE_L(&lockdep_violations),
-        "percpu_ref_underflows": READ_ONCE_L(&percpu_ref_underflows),
-        "percpu_ref_warnings": READ_ONCE_L(&percpu_ref_warnings),
-    }
-
-
-# ---------------------------------------------------------------------------
-# RCU callback thread (tests; the engine owns its own)
-# ---------------------------------------------------------------------------
-
-cdef void _cb_thread_loop(int *stop, int cpu) noexcept nogil:
-    ms_thread_register(cpu)
-    while not READ_ONCE_I(stop):
-        if rcu_process_callbacks() == 0:
-            rcu_wait_for_callbacks(1000000)
-    ms_thread_unregister()
-
-
-def _cb_thread_entry(size_t stop_addr, int cpu):
-    with nogil:
-        _cb_thread_loop(<int *>stop_addr, cpu)
-
-
-cdef class CallbackThread:
-    """A thread running rcu_process_callbacks(); ``with CallbackThread(cpu):``.
-
-    On exit: rcu_barrier() (served by the thread), detach, stop, join.
-    """
-    cdef int stop
-    cdef int cpu
-    cdef object thread
-
-    def __cinit__(self, int cpu):
-        self.stop = 0
-        self.cpu = cpu
-        self.thread = None
-
-    def start(self):
-        self.stop = 0
-        rcu_set_callback_thread_active(1)
-        self.thread = _threading.Thread(
-            target=_cb_thread_entry, args=(<size_t>&self.stop, self.cpu), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        if self.thread is None:
-            return
-        with nogil:
-            rcu_barrier()
-        rcu_set_callback_thread_active(0)
-        WRITE_ONCE_I(&self.stop, 1)
-        self.thread.join()
-        self.thread = None
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+# harness.pxi: torture and test harnesses of the native primitives, for
+# tests/test_primitives.py: rcutorture, callback order and nesting, the
+# per-cpu counter, percpu_ref, the MPSC queue and the lock checks.  Each
+# runs nogil loops on threads started by _run_threads (wrappers.pxi) and
+# returns what it saw.
 
 
 # ---------------------------------------------------------------------------
 # rcutorture: publish / retire / poison, readers check for poison
 # ---------------------------------------------------------------------------
-
-cdef extern from *:
-    """
-    #define TORTURE_ALIVE 0x0A11FE0A11FEL
-    #define TORTURE_POISON 0x6B6B6B6B6B6B6B6BL
-    #define TORTURE_FREE 0
-    #define TORTURE_LIVE 1
-    #define TORTURE_RETIRED 2
-    #define TORTURE_MAX_READERS 32
-    """
-    long TORTURE_ALIVE          # magic of a live object
-    long TORTURE_POISON         # written over a retired object after its grace period
-    enum:
-        TORTURE_FREE            # in the pool, reusable
-        TORTURE_LIVE            # published or just unpublished
-        TORTURE_RETIRED         # waiting for its call_rcu callback
-        TORTURE_MAX_READERS
 
 cdef struct torture_obj:
     rcu_head rh             # first field; rh.owner unused
@@ -381,7 +198,6 @@ def rcu_torture(int readers=2, double duration_s=1.0, bint busted=False,
 # ---------------------------------------------------------------------------
 # manual-mode RCU helpers (single-threaded tests)
 # ---------------------------------------------------------------------------
-
 cdef struct _cb_rec:
     rcu_head rh             # first field
     long seq
@@ -427,25 +243,6 @@ def call_rcu_order(int n, int requeue_every=0):
     free(log)
     return first, out, pending
 
-
-def rcu_process_callbacks_py():
-    """rcu_process_callbacks() from Python (manual mode)."""
-    cdef int n
-    with nogil:
-        n = rcu_process_callbacks()
-    return n
-
-
-def rcu_barrier_py():
-    with nogil:
-        rcu_barrier()
-
-
-def synchronize_rcu_py():
-    with nogil:
-        synchronize_rcu()
-
-
 def rcu_nesting_probe():
     """Nested read sections on the calling thread: returns the sequence of
     rcu_read_lock_held() after lock, lock, unlock, unlock."""
@@ -465,7 +262,9 @@ def rcu_nesting_probe():
 cdef struct _nest_state:
     int stop
     int started
-    int phase               # 0 idle; 1 reader inside outer section; 2 reader inside nested and back out of it; 3 done
+    int phase               # 0 start; 2 reader out of the nested section, still in the outer one;
+                            # 3 reader left the outer section with the writer still waiting (correct);
+                            # 4 the writer returned first (a broken grace period)
     int writer_done         # set when synchronize_rcu() returned
 
 
@@ -877,59 +676,9 @@ def mpsc_stress(int producers=3, long items_each=100000):
     free(st.items); free(seen); free(last); free(st)
     return res
 
-
-# ---------------------------------------------------------------------------
-# PRNG
-# ---------------------------------------------------------------------------
-
-def rng_sequence(unsigned long long seed, unsigned long long stream, int n):
-    """First n outputs of ms_rng_next() for (seed, stream)."""
-    cdef ms_rng r
-    ms_rng_seed(&r, seed, stream)
-    return [ms_rng_next(&r) for _ in range(n)]
-
-
-def rng_below_counts(unsigned long long seed, unsigned int n, long draws):
-    """Histogram of ms_rng_below(n) over ``draws`` draws."""
-    cdef ms_rng r
-    cdef long i
-    cdef long *h = <long *>calloc(n if n else 1, sizeof(long))
-    if h == NULL:
-        raise MemoryError()
-    ms_rng_seed(&r, seed, 0)
-    with nogil:
-        for i in range(draws):
-            h[ms_rng_below(&r, n)] += 1
-    out = [h[i] for i in range(n)]
-    free(h)
-    return out
-
-
-def rng_doubles(unsigned long long seed, int n):
-    cdef ms_rng r
-    ms_rng_seed(&r, seed, 0)
-    return [ms_rng_double(&r) for _ in range(n)]
-
-
 # ---------------------------------------------------------------------------
 # locks / lockdep
 # ---------------------------------------------------------------------------
-
-cdef extern from *:
-    """
-    #ifdef MS_DEBUG
-    #define MS_DEBUG_BUILD 1
-    #else
-    #define MS_DEBUG_BUILD 0
-    #endif
-    """
-    int MS_DEBUG_BUILD
-
-
-def debug_build():
-    """True when built with MEMCG_STRESS_DEBUG=1 (lockdep asserts abort)."""
-    return bool(MS_DEBUG_BUILD)
-
 
 def lockdep_probe(bint violate=True):
     """Lock-contract checks on the calling thread.  Returns a dict of what
@@ -1043,139 +792,3 @@ def spinlock_counter(long iters=100000):
     _run_threads([(_lock_entry, (a, 2)), (_lock_entry, (a, 2))])
     ms_mutex_destroy(&st.mx)
     return st.counter
-
-
-# ---------------------------------------------------------------------------
-# micro-benchmarks (used by stress/bench.py)
-# ---------------------------------------------------------------------------
-
-def _median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
-
-
-def rcu_read_pair_ns(long iters=10000000, int reps=5):
-    """Median over ``reps`` of the cost of one rcu_read_lock()+unlock() pair
-    (outermost, on the calling thread), in ns."""
-    cdef long i
-    cdef unsigned long long t0, t1
-    rcu_read_lock()          # registers the calling thread lazily
-    rcu_read_unlock()
-    out = []
-    for _ in range(reps):
-        with nogil:
-            t0 = ms_now_ns()
-            for i in range(iters):
-                rcu_read_lock()
-                rcu_read_unlock()
-            t1 = ms_now_ns()
-        out.append((t1 - t0) / <double>iters)
-    return _median(out)
-
-
-cdef struct sync_bench_state:
-    int stop
-    int started
-
-
-cdef void _sync_bench_reader(sync_bench_state *st, int cpu) noexcept nogil:
-    cdef int k
-    ms_thread_register(cpu)
-    _start_barrier(&st.started, 2)
-    while not READ_ONCE_I(&st.stop):
-        rcu_read_lock()
-        for k in range(10):
-            cpu_relax()
-        rcu_read_unlock()
-    ms_thread_unregister()
-
-
-def _sync_bench_entry(size_t a, int cpu):
-    with nogil:
-        _sync_bench_reader(<sync_bench_state *>a, cpu)
-
-
-def synchronize_rcu_stats(long iters=2000, int first_cpu=0):
-    """One reader thread loops in short read sections while the calling
-    thread runs ``iters`` synchronize_rcu(); per-call latencies in us."""
-    cdef sync_bench_state st
-    cdef long i
-    cdef unsigned long long t0
-    cdef double *lat = <double *>malloc(iters * sizeof(double))
-    if lat == NULL:
-        raise MemoryError()
-    memset(&st, 0, sizeof(st))
-    cdef size_t a = <size_t>&st
-    t = _threading.Thread(target=_sync_bench_entry, args=(a, first_cpu), daemon=True)
-    t.start()
-    with nogil:
-        _start_barrier(&st.started, 2)
-        for i in range(iters):
-            t0 = ms_now_ns()
-            synchronize_rcu()
-            lat[i] = (ms_now_ns() - t0) / 1000.0
-        WRITE_ONCE_I(&st.stop, 1)
-    t.join()
-    xs = sorted(lat[i] for i in range(iters))
-    free(lat)
-    return {
-        "median_us": _median(xs),
-        "p90_us": xs[int(0.9 * (len(xs) - 1))],
-        "p99_us": xs[int(0.99 * (len(xs) - 1))],
-        "max_us": xs[len(xs) - 1],
-    }
-
-
-def synchronize_rcu_us(long iters=2000, int reps=3, int first_cpu=0):
-    """Median synchronize_rcu() latency (us) with one reader thread looping,
-    median over ``reps`` runs."""
-    return _median([synchronize_rcu_stats(iters, first_cpu)["median_us"] for _ in range(reps)])
-
-
-def call_rcu_throughput(long n=200000):
-    """Manual mode: queue n callbacks, then process; returns callbacks/s."""
-    cdef _cb_rec *recs = <_cb_rec *>calloc(n, sizeof(_cb_rec))
-    cdef long *log = <long *>calloc(n + 1, sizeof(long))
-    cdef long pos = 0, i
-    cdef unsigned long long t0, t1
-    if recs == NULL or log == NULL:
-        free(recs); free(log)
-        raise MemoryError()
-    for i in range(n):
-        recs[i].seq = i
-        recs[i].log = log
-        recs[i].pos = &pos
-    with nogil:
-        t0 = ms_now_ns()
-        for i in range(n):
-            call_rcu(&recs[i].rh, _record_cb)
-        rcu_barrier()
-        t1 = ms_now_ns()
-    free(recs)
-    free(log)
-    return n / ((t1 - t0) / 1e9)
-
-
-def percpu_counter_add_ns(long iters=10000000):
-    """Single-thread cost of percpu_counter_add() on a registered thread (ns)."""
-    cdef percpu_counter c
-    cdef long i
-    cdef unsigned long long t0, t1
-    if percpu_counter_init(&c, 32) != 0:
-        raise MemoryError()
-    cdef int cpu0 = smp_processor_id()
-    if cpu0 < 0:
-        ms_thread_register(MS_MAX_CPUS - 1)
-    with nogil:
-        t0 = ms_now_ns()
-        for i in range(iters):
-            percpu_counter_add(&c, 1)
-        t1 = ms_now_ns()
-    if cpu0 < 0:
-        ms_thread_unregister()
-    total = percpu_counter_sum(&c)
-    percpu_counter_destroy(&c)
-    if total != iters:
-        raise AssertionError(f"percpu_counter lost counts: {total} != {iters}")
-    return (t1 - t0) / <double>iters

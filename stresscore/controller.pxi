@@ -1,0 +1,275 @@
+# controller.pxi: the controller of a run and the workqueue and RCU
+# callback thread loops (docs/DESIGN.md, controller).
+#
+# The controller plays the system: mkdir, rmdir, task migration, module
+# caches (kmem_cache_create / kmem_cache_destroy with unloading), limits,
+# the periodic checkpoints, and at the end the drain and the final checks.
+
+cdef enum:
+    MAX_CTL_MEMCGS = 256
+    MAX_MODULES = 8
+
+cdef mem_cgroup *ctl_online[MAX_CTL_MEMCGS]     # controller only: online memcgs but root
+cdef int ctl_nr_online = 0
+cdef int ctl_modules[MAX_MODULES]               # controller only: root index per module handle
+cdef int ctl_nr_modules = 0
+cdef int ctl_unload_index = -1                  # controller only: the root being unloaded
+cdef long ctl_unload_gen = 0
+
+cdef int memcg_online_children(mem_cgroup *m) noexcept nogil:
+    cdef int i, n = 0
+    for i in range(ctl_nr_online):
+        if ctl_online[i].parent == m:
+            n += 1
+    return n
+
+cdef int memcg_nr_workers(mem_cgroup *m) noexcept nogil:
+    cdef int i, n = 0
+    for i in range(nr_workers):
+        if workers[i].memcg == m:
+            n += 1
+    return n
+
+cdef mem_cgroup *ctl_random_memcg(ms_rng *rng, bint with_root) noexcept nogil:
+    cdef unsigned int k
+    if with_root:
+        k = ms_rng_below(rng, ctl_nr_online + 1)
+        if k == <unsigned int>ctl_nr_online:
+            return root_mem_cgroup
+        return ctl_online[k]
+    if ctl_nr_online == 0:
+        return NULL
+    return ctl_online[ms_rng_below(rng, ctl_nr_online)]
+
+cdef void ctl_mkdir(ms_rng *rng) noexcept nogil:
+    global ctl_nr_online
+    cdef mem_cgroup *parent
+    cdef mem_cgroup *m
+    if ctl_nr_online >= cfg.max_memcgs or ctl_nr_online >= MAX_CTL_MEMCGS:
+        return
+    parent = ctl_random_memcg(rng, True)
+    if parent.depth >= cfg.max_depth:
+        parent = root_mem_cgroup
+    m = mem_cgroup_create(parent)
+    if m != NULL:
+        ctl_online[ctl_nr_online] = m
+        ctl_nr_online += 1
+
+cdef bint ctl_rmdir_one(mem_cgroup *m) noexcept nogil:
+    global ctl_nr_online
+    cdef int i
+    if memcg_online_children(m) or memcg_nr_workers(m):
+        return False
+    if mem_cgroup_rmdir(m) != 0:
+        return False
+    for i in range(ctl_nr_online):
+        if ctl_online[i] == m:
+            ctl_nr_online -= 1
+            ctl_online[i] = ctl_online[ctl_nr_online]
+            break
+    return True
+
+cdef void ctl_migrate(ms_rng *rng) noexcept nogil:
+    cdef ms_worker *w
+    cdef mem_cgroup *m
+    if nr_workers == 0:
+        return
+    w = &workers[ms_rng_below(rng, nr_workers)]
+    m = ctl_random_memcg(rng, True)
+    if m != w.memcg:
+        fr_record(EV_MIGRATE, w.cpu, m.id)
+        mem_cgroup_migrate(&w.memcg, m)
+
+cdef long root_live_objects(int index) noexcept nogil:
+    cdef long n = 0
+    cdef int i
+    for i in range(nr_workers):
+        n += READ_ONCE_L(&workers[i].live_by_root[index])
+    return n
+
+cdef bint workers_saw(long gen) noexcept nogil:
+    cdef int i
+    for i in range(nr_workers):
+        if smp_load_acquire_L(&ms_threads[workers[i].cpu].kick_seen) < gen \
+                and not READ_ONCE_I(&workers[i].exited):
+            return False
+    return True
+
+cdef void ctl_rmdir_user_of(kmem_cache *root) noexcept nogil:
+    """rmdir one removable memcg that has a child cache of `root`."""
+    cdef int i, id
+    cdef memcg_cache_array *arr = root.memcg_caches
+    for i in range(ctl_nr_online):
+        id = READ_ONCE_I(&ctl_online[i].kmemcg_id)
+        if 0 <= id < arr.size and READ_ONCE_P(<void **>&arr.entries[id]) != NULL:
+            if ctl_rmdir_one(ctl_online[i]):
+                return
+
+cdef void ctl_finish_unload() noexcept nogil:
+    """Destroy the root being unloaded once every worker let go of it."""
+    global ctl_unload_index
+    if ctl_unload_index >= 0 and workers_saw(ctl_unload_gen) \
+            and root_live_objects(ctl_unload_index) == 0:
+        # A service stops: its cgroup goes away as its module unloads, so
+        # the offline's deactivation races with kmem_cache_destroy.
+        ctl_rmdir_user_of(roots[ctl_unload_index])
+        kmem_cache_destroy(ctl_unload_index)
+        ctl_unload_index = -1
+
+cdef void ctl_module(ms_rng *rng) noexcept nogil:
+    """Module caches: create (some merge), destroy; the last reference of a
+    root goes through unloading: workers stop using it and free their objects
+    of it, then kmem_cache_destroy."""
+    global ctl_nr_modules, ctl_unload_index, ctl_unload_gen
+    cdef int idx, k
+    cdef kmem_cache *s
+    if ctl_unload_index >= 0:
+        return
+    if ctl_nr_modules < MAX_MODULES and ms_rng_below(rng, 2) == 0:
+        k = ms_rng_below(rng, 3)
+        if k == 0:
+            idx = kmem_cache_create(256, 16, 0, 0, 0)      # merges with its twin
+        elif k == 1:
+            idx = kmem_cache_create(512, 8, 0, 1, 0)
+        else:
+            idx = kmem_cache_create(1024, 16, 2, 0, 1)     # TYPESAFE_BY_RCU: never merges
+        if idx >= 0:
+            ctl_modules[ctl_nr_modules] = idx
+            ctl_nr_modules += 1
+        return
+    if ctl_nr_modules == 0:
+        return
+    k = ms_rng_below(rng, ctl_nr_modules)
+    idx = ctl_modules[k]
+    ctl_nr_modules -= 1
+    ctl_modules[k] = ctl_modules[ctl_nr_modules]
+    s = roots[idx]
+    if s.refcount > 1:
+        kmem_cache_destroy(idx)
+        return
+    WRITE_ONCE_I(&s.unloading, 1)
+    ctl_unload_index = idx
+    ctl_unload_gen = fetch_add_L(&kick_gen, 1) + 1
+
+cdef void ctl_limit(ms_rng *rng) noexcept nogil:
+    cdef mem_cgroup *m = ctl_random_memcg(rng, False)
+    if m == NULL:
+        return
+    if ms_rng_below(rng, 2) == 0:
+        mem_cgroup_set_limit(m, 0x7fffffffffffffff)
+    else:
+        mem_cgroup_set_limit(m, READ_ONCE_L(&m.memory) + ms_rng_below(rng, 64))
+
+cdef void controller_step(ms_rng *rng) noexcept nogil:
+    cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + cfg.w_module + cfg.w_limit
+    cdef int x
+    cdef mem_cgroup *m
+    ctl_finish_unload()
+    if total <= 0:
+        return
+    x = ms_rng_below(rng, total)
+    if x < cfg.w_mkdir:
+        ctl_mkdir(rng)
+        return
+    x -= cfg.w_mkdir
+    if x < cfg.w_rmdir:
+        m = ctl_random_memcg(rng, False)
+        if m != NULL:
+            ctl_rmdir_one(m)
+        return
+    x -= cfg.w_rmdir
+    if x < cfg.w_migrate:
+        ctl_migrate(rng)
+        return
+    x -= cfg.w_migrate
+    if x < cfg.w_module:
+        ctl_module(rng)
+        return
+    ctl_limit(rng)
+
+cdef void quiesce(int rounds) noexcept nogil:
+    """Flush the workqueue and the RCU callbacks until nothing is pending or
+    `rounds` rounds went by."""
+    cdef int i
+    for i in range(rounds):
+        flush_workqueue()
+        rcu_barrier()
+        flush_workqueue()
+        if mpsc_empty(&workqueue) and rcu_pending_callbacks() == 0 \
+                and list_count(&memcg_all) == 1:
+            break
+
+cdef void controller_drain() noexcept nogil:
+    """End of run: workers leave having freed everything; remove every
+    cgroup, destroy the module caches, flush, check the end invariants."""
+    global ctl_nr_modules, ctl_unload_index
+    cdef timespec ts
+    cdef int i, progress
+    ts.tv_sec = 0
+    ts.tv_nsec = 100000
+    while True:
+        progress = 0
+        for i in range(nr_workers):
+            if not READ_ONCE_I(&workers[i].exited):
+                progress = 1
+        if not progress:
+            break
+        nanosleep(&ts, NULL)
+    for i in range(nr_workers):
+        if workers[i].memcg != root_mem_cgroup:
+            mem_cgroup_migrate(&workers[i].memcg, root_mem_cgroup)
+    while ctl_nr_online:
+        progress = 0
+        for i in range(ctl_nr_online - 1, -1, -1):
+            if i < ctl_nr_online and ctl_rmdir_one(ctl_online[i]):
+                progress = 1
+        if not progress:
+            break
+    if ctl_unload_index >= 0:
+        kmem_cache_destroy(ctl_unload_index)
+        ctl_unload_index = -1
+    while ctl_nr_modules:
+        ctl_nr_modules -= 1
+        kmem_cache_destroy(ctl_modules[ctl_nr_modules])
+    quiesce(2000)
+    run_checkers(True, True)
+
+cdef void controller_loop() noexcept nogil:
+    cdef ms_thread *t = this_thread()
+    cdef unsigned long long now, next_cp = ms_now_ns() + cfg.checkpoint_ns
+    cdef timespec ts
+    ts.tv_sec = cfg.ctl_interval_ns // 1000000000
+    ts.tv_nsec = cfg.ctl_interval_ns % 1000000000
+    while READ_ONCE_I(&run_state) == RUN_RUNNING:
+        if cfg.controller_on:
+            controller_step(&t.rng)
+            t.counters[CNT_OPS] += 1
+        if cfg.checkpoint_ns:
+            now = ms_now_ns()
+            if now >= next_cp:
+                checkpoint()
+                next_cp = ms_now_ns() + cfg.checkpoint_ns
+        if cfg.ctl_interval_ns:
+            nanosleep(&ts, NULL)
+    controller_drain()
+    WRITE_ONCE_I(&run_state, RUN_DONE)
+
+cdef void workqueue_loop() noexcept nogil:
+    cdef timespec ts
+    ts.tv_sec = 0
+    ts.tv_nsec = 50000
+    while True:
+        stw_poll()
+        if wq_run_one():
+            continue
+        if READ_ONCE_I(&run_state) == RUN_DONE and mpsc_empty(&workqueue):
+            break
+        nanosleep(&ts, NULL)
+
+cdef void rcu_thread_loop() noexcept nogil:
+    while True:
+        stw_poll()
+        if rcu_process_callbacks() == 0:
+            if READ_ONCE_I(&run_state) == RUN_DONE:
+                break
+            rcu_wait_for_callbacks(200000)

@@ -1,0 +1,453 @@
+# run.pxi: the run API (docs/DESIGN.md, run): set-up and tear-down of the
+# model between runs, the mutant table as Python sees it, engine_setup,
+# engine_thread and the live figures of a run.  stress.engine drives it.
+
+import time as _time
+
+cdef long model_ready = 0
+
+cdef void reset_diagnostics() noexcept nogil:
+    global nr_violations, violation_dumps_left, cp_count, cp_max_ns, cp_total_ns
+    global last_lockdep, last_underflows, checker_epoch, stopped_sending_count
+    global stw_requested, stw_parked, stw_gen
+    cdef int i
+    for i in range(MAX_VIOLATIONS):
+        if violations[i].dump != NULL:
+            free(violations[i].dump)
+            violations[i].dump = NULL
+    memset(violations_by_code, 0, sizeof(violations_by_code))
+    nr_violations = 0
+    violation_dumps_left = 4
+    for i in range(MS_MAX_CPUS):
+        memset(ms_threads[i].counters, 0, sizeof(ms_threads[i].counters))
+        memset(ms_threads[i].fr, 0, sizeof(fr_event) * FR_SIZE)
+        ms_threads[i].fr_head = 0
+        ms_threads[i].nr_active = 0
+        ms_threads[i].kick_seen = 0
+        ms_threads[i].choice_digest = 14695981039346656037ULL
+        ms_threads[i].digest_left = DIGEST_OPS
+        ms_threads[i].delay_start_ns = 0
+        ms_threads[i].delay_spent_ns = 0
+    memset(dp_taken, 0, sizeof(dp_taken))
+    cp_count = 0
+    cp_max_ns = 0
+    cp_total_ns = 0
+    last_lockdep = READ_ONCE_L(&lockdep_violations)
+    last_underflows = READ_ONCE_L(&percpu_ref_underflows)
+    checker_epoch = 0
+    stopped_sending_count = 0
+    stw_requested = 0
+    stw_parked = 0
+    stw_gen = 0
+
+# ---------------------------------------------------------------------------
+# Set-up and tear-down of the model (between runs, single-threaded).
+
+cdef void model_release() noexcept nogil:
+    """Free what the previous model left (between runs, single-threaded,
+    after its queued works and RCU callbacks ran): the quarantines, the
+    node counters and, when it was drained (only root left, no child cache,
+    no page), the root caches and root_mem_cgroup.  A model left mid-way
+    (a test's Model) keeps the rest: leaked, never touched again."""
+    global model_ready, root_mem_cgroup
+    cdef int i
+    cdef bint drained
+    cdef kmem_cache *s
+    if not model_ready:
+        return
+    quarantine_free_all(&memcg_quarantine, 0)
+    quarantine_free_all(&cache_quarantine, 1)
+    quarantine_free_all(&array_quarantine, 2)
+    percpu_counter_destroy(&node_stat[0])
+    percpu_counter_destroy(&node_stat[1])
+    drained = memcg_all.next.next == &memcg_all and memcg_all.next.owner == <void *>root_mem_cgroup
+    for i in range(MAX_ROOTS):
+        s = roots[i]
+        if s != NULL and (not list_empty(&s.children) or not list_empty(&s.pages)):
+            drained = False
+    if drained:
+        for i in range(MAX_ROOTS):
+            s = roots[i]
+            if s != NULL:
+                array_struct_free(s.memcg_caches)
+                cache_struct_free(s)
+                roots[i] = NULL
+        memcg_struct_free(root_mem_cgroup)
+        root_mem_cgroup = NULL
+    model_ready = 0
+
+cdef int model_init(int mode, int mut) noexcept nogil:
+    global root_mem_cgroup, memcg_nr_cache_ids, next_memcg_id, next_cache_id
+    global model_mode, mutant, kick_gen, wq_threaded, model_ready
+    global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
+    cdef int i
+    model_release()
+    page_pools_release()
+    model_mode = mode
+    mutant = mut
+    ms_mutex_init(&slab_mutex)
+    ms_mutex_init(&cgroup_mutex)
+    spin_lock_init(&memcg_kmem_wq_lock)
+    spin_lock_init(&quarantine_lock)
+    spin_lock_init(&release_lock)
+    spin_lock_init(&page_pool_lock)
+    INIT_LIST_HEAD(&slab_root_caches)
+    INIT_LIST_HEAD(&memcg_all)
+    INIT_LIST_HEAD(&caches_releasing)
+    INIT_LIST_HEAD(&memcg_quarantine)
+    INIT_LIST_HEAD(&cache_quarantine)
+    INIT_LIST_HEAD(&array_quarantine)
+    nr_memcg_quarantine = 0
+    nr_cache_quarantine = 0
+    nr_array_quarantine = 0
+    for i in range(MAX_ROOTS):
+        roots[i] = NULL
+    memset(kmemcg_ida, 0, sizeof(kmemcg_ida))
+    memset(gstats, 0, sizeof(gstats))
+    memcg_nr_cache_ids = 0
+    next_memcg_id = 0
+    next_cache_id = 0
+    kick_gen = 0
+    wq_threaded = 0
+    mpsc_init(&workqueue)
+    if percpu_counter_init(&node_stat[0], BATCH) != 0 or \
+            percpu_counter_init(&node_stat[1], BATCH) != 0:
+        return -1
+    root_mem_cgroup = mem_cgroup_create(NULL)
+    if root_mem_cgroup == NULL:
+        return -1
+    model_ready = 1
+    return 0
+
+cdef void _init_threads_storage():
+    global ms_threads
+    cdef int i
+    if ms_threads != NULL:
+        return
+    ms_threads = <ms_thread *>aligned_alloc(64, sizeof(ms_thread) * MS_MAX_CPUS)
+    memset(ms_threads, 0, sizeof(ms_thread) * MS_MAX_CPUS)
+    for i in range(MS_MAX_CPUS):
+        ms_threads[i].fr = <fr_event *>calloc(FR_SIZE, sizeof(fr_event))
+    pthread_mutex_init(&stw_mutex, NULL)
+    pthread_cond_init(&stw_cond, NULL)
+    spin_lock_init(&violation_lock)
+
+_init_threads_storage()
+
+# ---------------------------------------------------------------------------
+# The mutant table (mutants.h), as Python sees it.
+
+def mutant_table():
+    """The mutant table, in table order: one dict per mutant with name, id
+    (> 0), bug, breaks (the invariant that should fire), expected (bool) and
+    reason ("" when expected)."""
+    cdef int i
+    out = []
+    for i in range(MS_NR_MUTANTS):
+        out.append({
+            "name": ms_mutant_table[i].name.decode("utf-8"),
+            "id": ms_mutant_table[i].id,
+            "bug": ms_mutant_table[i].bug.decode("utf-8"),
+            "breaks": ms_mutant_table[i].breaks.decode("utf-8"),
+            "expected": bool(ms_mutant_table[i].expected),
+            "reason": ms_mutant_table[i].reason.decode("utf-8"),
+        })
+    return out
+
+# name -> native id, in table order
+MUTANT_IDS = {m["name"]: m["id"] for m in mutant_table()}
+
+cdef int _mutant_id(name) except -1:
+    """The native id of a mutant name; None or "" is no mutant (M_NONE).
+    The native lookup returns -1 for an unknown name: raise here."""
+    cdef int mid = -1
+    if name is None:
+        return M_NONE
+    if isinstance(name, str):
+        mid = ms_mutant_id(name.encode("utf-8"))
+    if mid < 0:
+        raise ValueError(f"unknown mutant {name!r}; valid: {', '.join(MUTANT_IDS)}")
+    return mid
+
+# The built-in root caches: name, object size, objects per slab, order,
+# reclaimable, TYPESAFE_BY_RCU.
+BUILTIN_ROOTS = [
+    ("dentry", 192, 21, 0, 1, 0),
+    ("inode_cache", 600, 13, 1, 1, 0),
+    ("kmalloc-64", 64, 64, 0, 0, 0),
+    ("sighand_cache", 2112, 15, 3, 0, 1),
+]
+
+cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long long seed,
+                int extra_cpus) except -1:
+    global workers, nr_workers, run_state
+    cdef int i
+    cdef bint borrowed
+    if READ_ONCE_I(&run_state) in (RUN_RUNNING, RUN_DRAINING):
+        raise RuntimeError("a run is in progress in this process")
+    if n_workers < 0 or n_workers + extra_cpus > MS_MAX_CPUS:
+        raise ValueError(f"workers must be in [0, {MS_MAX_CPUS - extra_cpus}]")
+    if model_ready:
+        # Whatever the last run left queued runs against the state it was
+        # queued for, before that state is dropped.
+        with nogil:
+            borrowed = ms_cpu < 0
+            if borrowed:
+                ms_thread_register(0)
+            for i in range(1000):
+                while wq_run_one():
+                    pass
+                if rcu_process_callbacks() == 0 and mpsc_empty(&workqueue):
+                    break
+            if borrowed:
+                ms_thread_unregister()
+    if ms_cpu >= 0:
+        ms_thread_unregister()      # a Model used this thread; the run's threads take the slots
+    ms_set_nr_cpus(n_workers + extra_cpus)
+    reset_diagnostics()
+    rcu_set_busted(1 if mut == M_RCU_BUSTED else 0)      # mutant rcu-busted: the RCU core stops waiting
+    rcu_set_callback_thread_active(0)
+    if model_init(mode, mut) != 0:
+        raise MemoryError("model_init failed")
+    for name, size, objs, order, recl, tsafe in BUILTIN_ROOTS:
+        if kmem_cache_create(size, objs, order, recl, tsafe) < 0:
+            raise MemoryError("kmem_cache_create failed")
+    if workers != NULL:
+        for i in range(nr_workers):
+            free(workers[i].held)
+        free(workers)
+        workers = NULL
+    nr_workers = n_workers
+    if n_workers:
+        workers = <ms_worker *>aligned_alloc(64, sizeof(ms_worker) * n_workers)
+        memset(workers, 0, sizeof(ms_worker) * n_workers)
+    for i in range(n_workers):
+        workers[i].cpu = i
+        workers[i].memcg = root_mem_cgroup
+        css_get(root_mem_cgroup)
+        workers[i].held = <ms_object **>malloc(sizeof(ms_object *) * (max_held + 1))
+        if workers[i].held == NULL:
+            raise MemoryError("worker object table")
+        mpsc_init(&workers[i].mailbox)
+    for i in range(n_workers + extra_cpus):
+        ms_rng_seed(&ms_threads[i].rng, seed, i)
+        ms_rng_seed(&ms_threads[i].rng_delay, seed, 1000 + i)
+    run_state = RUN_IDLE
+    return 0
+
+DELAY_POINTS = list(DP_NAMES)
+EVENT_NAMES = list(EV_NAMES)
+INVARIANTS = list(V_NAMES)
+COUNTER_NAMES = list(CNT_NAMES)
+GLOBAL_COUNTER_NAMES = list(G_NAMES)
+MAX_CPUS = MS_MAX_CPUS
+
+
+def engine_setup(dict c):
+    """Prepare a run from a plain dict (stress.engine builds it).  The
+    threads are then started with engine_thread(cpu) for every cpu in
+    range(workers + 3): workers, controller, workqueue, RCU callbacks."""
+    global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants
+    cdef int n = c["workers"]
+    cdef int i, k, slot
+    _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
+           c["max_held"], c["seed"], 3)
+    cfg.nr_workers = n
+    cfg.max_memcgs = c["max_memcgs"]
+    cfg.max_depth = c["max_depth"]
+    cfg.max_held = c["max_held"]
+    cfg.alloc_pct = c["alloc_pct"]
+    cfg.send_pct = c["send_pct"]
+    cfg.ctl_interval_ns = c["controller_interval_us"] * 1000
+    cfg.w_mkdir, cfg.w_rmdir, cfg.w_migrate, cfg.w_module, cfg.w_limit = c["controller_weights"]
+    cfg.checkpoint_ns = int(c["checkpoint_interval"] * 1e9)
+    cfg.controller_on = 1 if c["controller"] else 0
+    cfg.seed = c["seed"]
+    weights = list(c["root_weights"])
+    total = float(sum(weights))
+    slot = 0
+    for k, wgt in enumerate(weights):
+        for i in range(int(round(PICK * wgt / total))):
+            if slot < PICK:
+                pick_table[slot] = k
+                slot += 1
+    while slot < PICK:
+        pick_table[slot] = 0
+        slot += 1
+    for i in range(DP_NR):
+        dp_threshold[i] = 0
+        dp_max_ns[i] = 0
+    for name, (prob, max_us) in (c.get("delays") or {}).items():
+        i = DP_NAMES.index(name)
+        dp_threshold[i] = <unsigned int>min(4294967295.0, prob * 4294967296.0)
+        dp_max_ns[i] = int(max_us * 1000)
+    ctl_nr_online = 0
+    ctl_nr_modules = 0
+    ctl_unload_index = -1
+    # Tasks start in cgroups of their own (one per worker, as services do),
+    # so the first id-space growths already race with allocations.
+    cdef mem_cgroup *m
+    if cfg.controller_on:
+        for i in range(min(n, cfg.max_memcgs)):
+            m = mem_cgroup_create(root_mem_cgroup)
+            if m == NULL:
+                break
+            ctl_online[ctl_nr_online] = m
+            ctl_nr_online += 1
+            mem_cgroup_migrate(&workers[i].memcg, m)
+    stw_participants = n + 3
+    rcu_set_callback_thread_active(1)
+    WRITE_ONCE_L(&wq_threaded, 1)
+    WRITE_ONCE_I(&run_state, RUN_RUNNING)
+
+
+def engine_thread(int cpu):
+    """Body of one thread of the run (called in a threading.Thread)."""
+    cdef int role
+    if cpu < nr_workers:
+        role = ROLE_WORKER
+    else:
+        role = (ROLE_CONTROLLER, ROLE_WORKQUEUE, ROLE_RCU)[cpu - nr_workers]
+    ms_thread_register(cpu)
+    ms_threads[cpu].role = role
+    with nogil:
+        if role == ROLE_WORKER:
+            worker_loop(&workers[cpu])
+            WRITE_ONCE_I(&workers[cpu].exited, 1)
+        elif role == ROLE_CONTROLLER:
+            controller_loop()
+        elif role == ROLE_WORKQUEUE:
+            workqueue_loop()
+        else:
+            rcu_thread_loop()
+        stw_leave()
+    ms_thread_unregister()
+
+
+def engine_request_drain():
+    """End the running phase: the controller drains and checks the end."""
+    if READ_ONCE_I(&run_state) == RUN_RUNNING:
+        WRITE_ONCE_I(&run_state, RUN_DRAINING)
+
+
+def engine_finish():
+    """After every thread was joined."""
+    global wq_threaded
+    rcu_set_callback_thread_active(0)
+    wq_threaded = 0
+
+
+def engine_state():
+    return ("idle", "running", "draining", "done")[READ_ONCE_I(&run_state)]
+
+
+def violation_count():
+    return READ_ONCE_L(&nr_violations)
+
+
+cdef list _dump_events(fr_event *dump, long *heads, int ncpu):
+    out = []
+    cdef int c, j
+    cdef long h, start
+    cdef fr_event *e
+    for c in range(ncpu):
+        h = heads[c]
+        start = h - FR_SIZE if h > FR_SIZE else 0
+        evs = []
+        for j in range(start, h):
+            e = &dump[c * FR_SIZE + (j & (FR_SIZE - 1))]
+            evs.append((e.ts, EV_NAMES[e.ev] if 0 <= e.ev < EV_NR else str(e.ev), e.a, e.b))
+        out.append(evs)
+    return out
+
+
+def violations_since(long first):
+    """Recorded violations from index `first` on, as dicts."""
+    out = []
+    cdef long n = READ_ONCE_L(&nr_violations)
+    cdef long i
+    cdef violation_rec *v
+    if n > MAX_VIOLATIONS:
+        n = MAX_VIOLATIONS
+    for i in range(first, n):
+        v = &violations[i]
+        d = {
+            "index": i,
+            "invariant": V_NAMES[v.code],
+            "cpu": v.cpu,
+            "ts_ns": v.ts,
+            "a": v.a,
+            "b": v.b,
+            "message": v.msg.decode("utf-8", "replace"),
+        }
+        if v.dump != NULL:
+            d["flight_recorder"] = _dump_events(v.dump, v.dump_heads, ms_nr_cpu_ids)
+        out.append(d)
+    return out
+
+
+def violations_by_invariant():
+    return {V_NAMES[i]: violations_by_code[i] for i in range(1, V_NR) if violations_by_code[i]}
+
+
+def live_stats():
+    """Counters of the run so far (read racily; exact once it is over)."""
+    cdef int i, c, online = 0, dying = 0, caches = 0
+    cdef ms_list *n
+    cdef mem_cgroup *m
+    cdef unsigned long hist[32]
+    cdef long held = 0, in_flight = 0
+    threads = []
+    for c in range(ms_nr_cpu_ids):
+        d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
+        d["choice_digest"] = ms_threads[c].choice_digest
+        threads.append(d)
+    if workers != NULL:
+        for i in range(nr_workers):
+            held += READ_ONCE_L(&workers[i].n_held)
+            for c in range(nr_workers):
+                in_flight += READ_ONCE_L(&workers[i].sent_to[c]) - READ_ONCE_L(&workers[c].recv_from[i])
+    with nogil:
+        if model_ready:
+            ms_mutex_lock(&cgroup_mutex)
+            n = memcg_all.next
+            while n != &memcg_all:
+                m = <mem_cgroup *>n.owner
+                if m != root_mem_cgroup:
+                    if m.state == MEMCG_ONLINE:
+                        online += 1
+                    else:
+                        dying += 1
+                n = n.next
+            ms_mutex_unlock(&cgroup_mutex)
+            ms_mutex_lock(&slab_mutex)
+            for i in range(MAX_ROOTS):
+                if roots[i] != NULL:
+                    caches += list_count(&roots[i].children)
+            ms_mutex_unlock(&slab_mutex)
+    rcu_gp_histogram(hist)
+    ncp = READ_ONCE_L(&cp_count)
+    pauses = sorted(cp_ring[i] for i in range(min(ncp, CP_RING)))
+    roles = []
+    for c in range(ms_nr_cpu_ids):
+        roles.append(("none", "worker", "controller", "workqueue", "rcu")[ms_threads[c].role])
+    return {
+        "threads": threads,
+        "roles": roles,
+        "global": {G_NAMES[i]: gstats[i] for i in range(G_NR)},
+        "memcgs_online": online,
+        "memcgs_dying": dying,
+        "child_caches": caches,
+        "objects_held": held,
+        "objects_in_flight": in_flight,
+        "grace_periods": rcu_gp_count(),
+        "rcu_pending": rcu_pending_callbacks(),
+        "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),
+        "gp_histogram_us_log2": [hist[i] for i in range(32)],
+        "checkpoints": ncp,
+        "checkpoint_pause_ns": pauses,
+        "checkpoint_max_ns": cp_max_ns,
+        "violations": READ_ONCE_L(&nr_violations),
+        "delays_taken": {DP_NAMES[i]: dp_taken[i] for i in range(DP_NR)},
+        "lockdep_violations": READ_ONCE_L(&lockdep_violations),
+    }

@@ -1,0 +1,115 @@
+# stw.pxi: the threads of a run and stop-the-world (docs/DESIGN.md, stw).
+#
+# Threads of a run, one per-cpu slot each: workers 0..n-1, then the
+# controller, the workqueue thread and the RCU callback thread.  Python
+# starts them (threading.Thread -> engine_thread(cpu) in run.pxi -> `with
+# nogil`) and joins them; native loops return status codes, never raise.
+#
+# This room holds what every later engine room shares: the roles, the run
+# state, the run's configuration, the workers' state, and the
+# stop-the-world protocol the checkpoints use.
+
+cdef enum:
+    ROLE_NONE = 0
+    ROLE_WORKER = 1
+    ROLE_CONTROLLER = 2
+    ROLE_WORKQUEUE = 3
+    ROLE_RCU = 4
+
+    RUN_IDLE = 0
+    RUN_RUNNING = 1
+    RUN_DRAINING = 2            # workers free everything and leave
+    RUN_DONE = 3                # the controller finished the drain and the final checks
+
+# ---------------------------------------------------------------------------
+# Configuration of a run (written by Python before the threads start,
+# read-only while they run).
+cdef struct run_config:
+    int nr_workers
+    int max_memcgs
+    int max_depth
+    long max_held               # objects a worker holds at most
+    int alloc_pct               # of worker ops: allocate (when below max_held)
+    int send_pct                # of worker ops: hand an object to another worker
+    long ctl_interval_ns        # controller pacing
+    int w_mkdir
+    int w_rmdir
+    int w_migrate
+    int w_module
+    int w_limit
+    long checkpoint_ns          # 0: no periodic checkpoints
+    int controller_on
+    unsigned long long seed
+
+cdef run_config cfg
+
+cdef struct ms_worker:
+    mem_cgroup *memcg           # the task's memcg: WRITE_ONCE by the controller, READ_ONCE under RCU by the worker
+    ms_object **held            # owner only
+    long n_held                 # owner only (read by checkpoints)
+    long live_by_root[MAX_ROOTS]   # owner: allocations minus frees per root index
+    long sent_to[64]            # owner: objects handed to each worker
+    int blocked[64]             # owner: sends to that worker held back for this many tries
+    char _pad1[64]
+    long recv_from[64]          # owner writes (WRITE_ONCE), senders read: objects received from each worker
+    int cpu
+    int exited                  # WRITE_ONCE by the worker when it left the drain
+    long stopped_sending        # WRITE_ONCE by the worker in the drain
+    char _pad0[64]
+    mpsc_queue mailbox          # lock-free MPSC: any worker pushes, the owner pops
+
+cdef ms_worker *workers = NULL
+cdef int nr_workers = 0
+cdef int run_state = RUN_IDLE          # WRITE_ONCE by Python / the controller; polled by every thread
+cdef long stopped_sending_count = 0    # atomic
+
+# ---- stop-the-world ----
+cdef pthread_mutex_t stw_mutex
+cdef pthread_cond_t stw_cond
+cdef long stw_requested = 0     # lock-free flag polled at safe points; written under stw_mutex
+cdef long stw_gen = 0           # stw_mutex
+cdef int stw_parked = 0         # stw_mutex
+cdef int stw_participants = 0   # stw_mutex: threads of the run that have not left (set before they start)
+
+cdef void stw_leave() noexcept nogil:
+    global stw_participants
+    pthread_mutex_lock(&stw_mutex)
+    stw_participants -= 1
+    pthread_cond_broadcast(&stw_cond)
+    pthread_mutex_unlock(&stw_mutex)
+
+cdef void stw_park() noexcept nogil:
+    """A safe point with a stop requested: wait here until it is over."""
+    global stw_parked
+    cdef long g
+    pthread_mutex_lock(&stw_mutex)
+    if stw_requested:
+        g = stw_gen
+        stw_parked += 1
+        pthread_cond_broadcast(&stw_cond)
+        while stw_gen == g:
+            pthread_cond_wait(&stw_cond, &stw_mutex)
+        stw_parked -= 1
+    pthread_mutex_unlock(&stw_mutex)
+
+cdef inline void stw_poll() noexcept nogil:
+    if READ_ONCE_L(&stw_requested):
+        stw_park()
+
+cdef void stw_stop() noexcept nogil:
+    """Stop every other thread of the run at a safe point (the caller is a
+    participant too)."""
+    pthread_mutex_lock(&stw_mutex)
+    WRITE_ONCE_L(&stw_requested, 1)
+    while stw_parked < stw_participants - 1:
+        pthread_cond_wait(&stw_cond, &stw_mutex)
+    pthread_mutex_unlock(&stw_mutex)
+    smp_mb()        # the parked threads' writes before the checkers' reads
+
+cdef void stw_resume() noexcept nogil:
+    global stw_gen
+    pthread_mutex_lock(&stw_mutex)
+    WRITE_ONCE_L(&stw_requested, 0)
+    stw_gen += 1
+    pthread_cond_broadcast(&stw_cond)
+    pthread_mutex_unlock(&stw_mutex)

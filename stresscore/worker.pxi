@@ -1,0 +1,144 @@
+# worker.pxi: the workers of a run (docs/DESIGN.md, worker).
+#
+# Each worker is a task in a memcg: it allocates from the root caches
+# (kmem_cache_alloc picks its memcg's child cache), frees, and hands objects
+# to other workers through their lock-free mailboxes; it answers kicks
+# (poll_kick) and parks at stop-the-world safe points.
+
+cdef enum:
+    PICK = 100                  # root pick table size
+
+cdef int pick_table[PICK]       # root index per pick slot (read-only during a run)
+
+cdef inline kmem_cache *pick_root(ms_rng *rng) noexcept nogil:
+    cdef int idx = pick_table[ms_rng_below(rng, PICK)]
+    cdef kmem_cache *s = <kmem_cache *>READ_ONCE_P(<void **>&roots[idx])
+    if s == NULL or READ_ONCE_I(&s.unloading):
+        s = <kmem_cache *>READ_ONCE_P(<void **>&roots[0])
+    return s
+
+cdef void worker_free_held(ms_worker *w, long i) noexcept nogil:
+    cdef ms_object *o = w.held[i]
+    w.n_held -= 1
+    w.held[i] = w.held[w.n_held]
+    w.live_by_root[o.page.cache.root_index] -= 1
+    kmem_cache_free(o)
+
+cdef void worker_kick(ms_worker *w) noexcept nogil:
+    """Answer a kick: free what we hold of unloading roots, then flush our
+    slabs of killed and unloading caches (poll_kick)."""
+    cdef long i = 0
+    cdef kmem_cache *r
+    while i < w.n_held:
+        r = w.held[i].page.cache
+        if not r.is_root:
+            r = r.root
+        if READ_ONCE_I(&r.unloading):
+            worker_free_held(w, i)
+        else:
+            i += 1
+    poll_kick()
+
+cdef enum:
+    RECEIVE_BATCH = 1024        # mailbox objects freed per worker op at most
+    MAILBOX_MAX = 1024          # objects in flight to one worker before senders hold back
+
+cdef inline bint worker_receive_one(ms_worker *w) noexcept nogil:
+    """Free one object another worker handed us; False when none is there."""
+    cdef ms_object *o = <ms_object *>mpsc_pop(&w.mailbox)
+    if o == NULL:
+        return False
+    WRITE_ONCE_L(&w.recv_from[o.from_cpu], w.recv_from[o.from_cpu] + 1)
+    w.live_by_root[o.page.cache.root_index] -= 1
+    kmem_cache_free(o)
+    return True
+
+cdef inline void worker_receive(ms_worker *w) noexcept nogil:
+    """Up to RECEIVE_BATCH objects per op, so a worker that was descheduled
+    catches up instead of letting its mailbox grow without bound."""
+    cdef int i
+    for i in range(RECEIVE_BATCH):
+        if not worker_receive_one(w):
+            return
+
+cdef bint worker_alloc(ms_worker *w, kmem_cache *root) noexcept nogil:
+    cdef ms_object *o = kmem_cache_alloc(root, &w.memcg)
+    if o == NULL:
+        return False
+    w.held[w.n_held] = o
+    w.n_held += 1
+    w.live_by_root[root.root_index] += 1
+    return True
+
+cdef void worker_send(ms_worker *w, long i, int to) noexcept nogil:
+    """Hand held[i] to worker `to` (a dentry used by another application)."""
+    cdef ms_object *o = w.held[i]
+    w.n_held -= 1
+    w.held[i] = w.held[w.n_held]
+    o.from_cpu = w.cpu
+    w.sent_to[to] += 1
+    # live_by_root is allocations minus frees per worker: the receiver
+    # accounts the free, the sum over workers stays exact.
+    mpsc_push(&workers[to].mailbox, &o.node)
+    count_event(CNT_MAIL_SENT)
+
+cdef void worker_loop(ms_worker *w) noexcept nogil:
+    cdef ms_thread *t = this_thread()
+    cdef unsigned long long r
+    cdef unsigned int op
+    cdef int to
+    cdef timespec ts
+    while True:
+        if READ_ONCE_L(&stw_requested):
+            stw_park()
+        if READ_ONCE_I(&run_state) != RUN_RUNNING:
+            break
+        if READ_ONCE_L(&kick_gen) != t.kick_seen:
+            worker_kick(w)
+        worker_receive(w)
+        r = ms_rng_next(&t.rng)
+        if t.digest_left:
+            # FNV-1a over the raw choices: equal seeds, equal digests
+            t.digest_left -= 1
+            t.choice_digest = (t.choice_digest ^ r) * 1099511628211ULL
+        op = <unsigned int>(r % 100)
+        r >>= 8
+        if w.n_held == 0 or (op < <unsigned int>cfg.alloc_pct and w.n_held < cfg.max_held):
+            worker_alloc(w, pick_root(&t.rng))
+        elif op < <unsigned int>cfg.alloc_pct:
+            worker_free_held(w, <long>(r % <unsigned long long>w.n_held))   # full: make room
+        elif op < <unsigned int>(cfg.alloc_pct + cfg.send_pct) and nr_workers > 1:
+            to = <int>((r >> 24) % <unsigned long long>(nr_workers - 1))
+            if to >= w.cpu:
+                to += 1
+            if w.blocked[to]:
+                # the receiver is behind: free it ourselves for a while,
+                # and send again only once it has caught up
+                w.blocked[to] -= 1
+                worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
+                if w.blocked[to] == 0 and \
+                        w.sent_to[to] - READ_ONCE_L(&workers[to].recv_from[w.cpu]) > MAILBOX_MAX:
+                    w.blocked[to] = 1024
+            else:
+                worker_send(w, <long>(r % <unsigned long long>w.n_held), to)
+                if (w.sent_to[to] & 63) == 0 and \
+                        w.sent_to[to] - READ_ONCE_L(&workers[to].recv_from[w.cpu]) > MAILBOX_MAX:
+                    w.blocked[to] = 1024
+        else:
+            worker_free_held(w, <long>(r % <unsigned long long>w.n_held))
+        if MS_COUNTERS_ON:
+            t.counters[CNT_OPS] += 1
+    # ---- drain ----
+    WRITE_ONCE_L(&w.stopped_sending, 1)
+    fetch_add_L(&stopped_sending_count, 1)
+    ts.tv_sec = 0
+    ts.tv_nsec = 50000
+    while READ_ONCE_L(&stopped_sending_count) < nr_workers:
+        stw_poll()
+        worker_receive(w)
+        nanosleep(&ts, NULL)
+    while w.n_held:
+        worker_free_held(w, w.n_held - 1)
+    while not mpsc_empty(&w.mailbox):
+        worker_receive(w)
+    flush_cpu_slabs(True)
