@@ -68,7 +68,7 @@ cdef pthread_mutex_t stw_mutex
 cdef pthread_cond_t stw_cond
 cdef long stw_requested = 0     # lock-free flag polled at safe points; written under stw_mutex
 cdef long stw_gen = 0           # stw_mutex
-cdef int stw_parked = 0         # stw_mutex
+cdef int stw_parked = 0         # stw_mutex: threads parked for the current stop (zeroed by stw_resume)
 cdef int stw_participants = 0   # stw_mutex: threads of the run that have not left (set before they start)
 
 cdef void stw_leave() noexcept nogil:
@@ -89,7 +89,9 @@ cdef void stw_park() noexcept nogil:
         pthread_cond_broadcast(&stw_cond)
         while stw_gen == g:
             pthread_cond_wait(&stw_cond, &stw_mutex)
-        stw_parked -= 1
+        # no stw_parked -= 1 here: stw_resume() zeroed the count for the
+        # next stop, which counts only threads that park for it.  A thread
+        # still waking from this stop is not parked for the next one.
     pthread_mutex_unlock(&stw_mutex)
 
 cdef inline void stw_poll() noexcept nogil:
@@ -107,9 +109,71 @@ cdef void stw_stop() noexcept nogil:
     smp_mb()        # the parked threads' writes before the checkers' reads
 
 cdef void stw_resume() noexcept nogil:
-    global stw_gen
+    global stw_gen, stw_parked
     pthread_mutex_lock(&stw_mutex)
     WRITE_ONCE_L(&stw_requested, 0)
     stw_gen += 1
+    stw_parked = 0      # the parked threads leave; the next stop waits for each to park again
     pthread_cond_broadcast(&stw_cond)
     pthread_mutex_unlock(&stw_mutex)
+
+
+# ---- test harness: a stop requested right after a resume ----
+# tests/unit/test_stw.py.  One parker thread counts its steps between safe
+# points; the caller stops, checks that the count does not move while the
+# world is stopped, resumes and stops again at once, so that the parker is
+# still waking from the previous stop when the next one is requested.
+
+cdef struct stw_probe_state:
+    long work               # WRITE_ONCE by the parker only
+    int stop                # WRITE_ONCE by the caller
+    int started             # WRITE_ONCE by the parker
+
+
+cdef void _stw_probe_parker(stw_probe_state *st) noexcept nogil:
+    WRITE_ONCE_I(&st.started, 1)
+    while not READ_ONCE_I(&st.stop):
+        WRITE_ONCE_L(&st.work, st.work + 1)
+        stw_poll()
+
+
+def _stw_probe_entry(size_t a):
+    with nogil:
+        _stw_probe_parker(<stw_probe_state *>a)
+
+
+def stw_probe(int rounds=2000, int watch_spins=200):
+    """Run ``rounds`` stop/resume cycles against one parker thread; return
+    how many stops the parker ran through (0 when every stop held it)."""
+    global stw_participants, stw_parked, stw_requested, stw_gen
+    import threading
+    cdef stw_probe_state st
+    cdef long w, moved = 0
+    cdef int r, k
+    if READ_ONCE_I(&run_state) != RUN_IDLE:
+        raise RuntimeError("stw_probe needs an idle engine")
+    st.work = 0
+    st.stop = 0
+    st.started = 0
+    stw_participants = 2        # the caller and the parker
+    stw_parked = 0
+    stw_requested = 0
+    stw_gen = 0
+    t = threading.Thread(target=_stw_probe_entry, args=(<size_t>&st,), daemon=True)
+    t.start()
+    with nogil:
+        while not READ_ONCE_I(&st.started):
+            sched_yield()
+        for r in range(rounds):
+            stw_stop()
+            w = READ_ONCE_L(&st.work)
+            for k in range(watch_spins):
+                sched_yield()
+            if READ_ONCE_L(&st.work) != w:
+                moved += 1
+            stw_resume()
+        WRITE_ONCE_I(&st.stop, 1)
+    t.join()
+    stw_participants = 0
+    stw_parked = 0
+    return moved
