@@ -95,7 +95,7 @@ cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
 # ---------------------------------------------------------------------------
 # Page counters (mm/page_counter.c), hierarchical, root included (the kernel
 # skips the root's counter; the model charges it so that the root's charge is
-# checkable, as docs/DESIGN.md, memcontrol asks).
+# checkable; docs/DESIGN.md, section 11, row 19, says what that could hide).
 
 cdef bint page_counter_try_charge(mem_cgroup *memcg, long nr) noexcept nogil:
     cdef mem_cgroup *c = memcg

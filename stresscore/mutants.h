@@ -57,13 +57,14 @@
 	  "the child cache is killed at deactivation, without waiting for a "     \
 	  "grace period",                                                         \
 	  "alloc-from-killed-cache", 0,                                           \
-	  "memcg_offline_kmem runs only after the css kill is confirmed, a "      \
-	  "grace period after the last task that could read this memcg's "        \
-	  "memcg_caches entries left its read section; the kill's own grace "     \
-	  "period is redundant (the review asked whether the RCU delay in the "   \
-	  "cache destructor is needed: in this model it is not). An allocation "  \
-	  "that got the cache before the css died may still charge after it; "    \
-	  "that charge walks up to the parent, so the parent stays exact")        \
+	  "not caught only because of the model's serialisation: every task "     \
+	  "that reads this memcg's memcg_caches entries is attached to the "      \
+	  "cgroup and serialised with rmdir by the one controller, so the css "   \
+	  "kill's confirmation already covers it; in the kernel a "               \
+	  "memalloc_use_memcg (active_memcg) user reads the entries with only "   \
+	  "a css reference after the kill is confirmed, and the deactivation's "  \
+	  "grace period is what keeps its tryget safe (docs/DESIGN.md, "          \
+	  "section 11, rows 4 and 5)")                                            \
 	X(ARRAY_FREE_WITHOUT_GRACE_PERIOD, "array-free-without-grace-period",     \
 	  "the old memcg_caches array is freed at once when it grows",            \
 	  "use-after-free", 1,                                                    \
