@@ -22,6 +22,8 @@ median of the repeats is kept.
 - ``counters_overhead``: the native core built twice from one snapshot of
   the source, with and without per-thread counters (MEMCG_STRESS_NO_COUNTERS=1),
   each run in a subprocess on the 1-worker scenario, alternating, median of 3.
+- ``vs_base`` (``memcg-stress bench --base TREE``): the 1-worker ops/s of
+  this build and of another built checkout, alternating, median of 5.
 - ``mutant_detect``: time to the first violation of every mutant expected
   to be caught, with the default delays and without, per mutant, side by side.
 
@@ -301,6 +303,37 @@ def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
         "counters_build_s": build_s,
         "counters_child_crashes": crashes,
     }
+
+
+def base_tree_error(tree: str) -> str | None:
+    """Why ``tree`` cannot serve as --base (None when it can): it must be a
+    checkout with its native core built in place."""
+    core = os.path.join(tree, "stresscore")
+    if not os.path.isdir(core):
+        return f"--base {tree}: no stresscore/ folder there"
+    if not any(n.startswith("_core") and n.endswith(".so") for n in os.listdir(core)):
+        return f"--base {tree}: its native core is not built (python3 setup.py build_ext --inplace there)"
+    return None
+
+
+def vs_base(base: str, quick: bool, repeats: int = 5) -> dict:
+    """ops/s of the 1-worker scenario on this checkout's build and on the
+    build in ``base``, each run in a subprocess, alternating which goes
+    first, ``repeats`` each; medians and their ratio."""
+    duration = 1.0 if quick else 3.0
+    trees = {"here": _ROOT, "base": os.path.abspath(base)}
+    ops: dict[str, list[float]] = {"here": [], "base": []}
+    verdicts: dict[str, list[str]] = {"here": [], "base": []}
+    crashes: list[str] = []
+    for rep in range(repeats):
+        for k in (("here", "base") if rep % 2 == 0 else ("base", "here")):
+            d = _child_run(trees[k], duration, 3000 + rep, crashes)
+            ops[k].append(d["ops_per_s"])
+            verdicts[k].append(d["verdict"])
+    here, there = _median(ops["here"]), _median(ops["base"])
+    return {"ops_per_s_1t_here": here, "ops_per_s_1t_base": there, "here_over_base": here / there,
+            "vs_base_runs": ops, "vs_base_verdicts": verdicts, "vs_base_tree": trees["base"],
+            "vs_base_child_crashes": crashes}
 
 
 @benchmark("counters_overhead")

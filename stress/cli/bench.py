@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..bench import BENCHMARKS, default_json_path, markdown_table, print_table, run
+from ..bench import BENCHMARKS, default_json_path, machine_info, markdown_table, print_table, run
+from ..bench.engine import base_tree_error, vs_base
 from .common import Parser, fail
 
 #: set for the pytest run of --tests: tests/conftest.py collects tests/benchmark only then
@@ -40,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     g.add_argument("--only", metavar="NAME", nargs="+", action="extend",
                    help=f"run only these benchmarks ({', '.join(BENCHMARKS)})")
+    g.add_argument("--base", metavar="TREE",
+                   help="instead of the benchmarks: the 1-worker ops/s of this build against the build "
+                        "in another checkout TREE (built in place), alternating, 5 runs each")
     g.add_argument("--tests", action="store_true",
                    help="run the benchmark tier of the test suite (tests/benchmark of this checkout: "
                         "the tests that assert a ratio or a time) instead of the benchmarks")
@@ -53,6 +57,15 @@ def run_cli(args: argparse.Namespace) -> int:
     and prints a Markdown table.  With --tests: pytest's exit status."""
     if getattr(args, "tests", False):
         return run_tests()
+    if getattr(args, "base", None):
+        why = base_tree_error(args.base)
+        if why:
+            return fail(f"bench: {why}")
+        result = {"machine": machine_info(), "quick": bool(args.quick), **vs_base(args.base, args.quick)}
+        print_table(result)
+        if args.json:
+            _write_json(args.json, result)
+        return 0
     try:
         result = run(quick=args.quick, only=args.only)
     except ValueError as e:
@@ -66,12 +79,16 @@ def run_cli(args: argparse.Namespace) -> int:
         print_table(result)
     rc = 1 if result.get("errors") else 0
     if path:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(result, f, indent=2, sort_keys=True)
-            f.write("\n")
-        print(f"wrote {path}")
+        _write_json(path, result)
     return rc
+
+
+def _write_json(path: str, result: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -220,7 +220,10 @@ def test_bad_input_exits_2(tmp_path, args, words):
     (["explode"], ["invalid choice", "soak"]),
     (["replay"], ["DIR"]),
     (["replay", "no-such-folder"], ["no-such-folder", "not a run folder"]),
-], ids=["no-command", "unknown-command", "replay-no-dir", "replay-bad-dir"])
+    (["bench", "--base", "no-such-tree"], ["--base no-such-tree", "no stresscore/"]),
+    (["bench", "--base", "."], ["--base .", "no stresscore/"]),
+], ids=["no-command", "unknown-command", "replay-no-dir", "replay-bad-dir", "bench-base-missing",
+        "bench-base-not-a-checkout"])
 def test_bad_usage_exits_2(tmp_path, argv, words):
     p = cli(*argv, cwd=tmp_path, timeout=30)
     assert p.returncode == 2, (p.stdout, p.stderr)
