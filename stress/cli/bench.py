@@ -61,7 +61,10 @@ def run_cli(args: argparse.Namespace) -> int:
         why = base_tree_error(args.base)
         if why:
             return fail(f"bench: {why}")
-        result = {"machine": machine_info(), "quick": bool(args.quick), **vs_base(args.base, args.quick)}
+        machine = machine_info()
+        machine["loadavg_start"] = list(os.getloadavg())
+        result = {"machine": machine, "quick": bool(args.quick), **vs_base(args.base, args.quick)}
+        machine["loadavg_end"] = list(os.getloadavg())
         print_table(result)
         if args.json:
             _write_json(args.json, result)
