@@ -57,13 +57,12 @@ def check_folder(folder: Path) -> tuple[dict, list[dict], dict]:
 def clean_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("clean")
     out = tmp / "run"
-    t0 = time.monotonic()
     p = cli("soak", "--duration", "2s", "--workers", WORKERS, "--stat-interval", "0.25", "--out", out, cwd=tmp)
-    return p, out, time.monotonic() - t0
+    return p, out
 
 
 def test_clean_soak(clean_run):
-    p, out, took = clean_run
+    p, out = clean_run
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     config, events, summary = check_folder(out)
@@ -79,12 +78,12 @@ def test_clean_soak(clean_run):
     assert "ops/s:" in p.stdout and "dying:" in p.stdout and "rss:" in p.stdout
     assert all({"rss", "slab_pages", "rcu_pending", "objects_in_flight"} <= set(e) for e in stats)
     assert "\x1b[" not in p.stdout                 # no progress bar escape codes in a pipe
-    assert took < 20
+    assert summary["duration_s"] >= 2.0 and not summary["hung"] and not summary["interrupted"]   # ran its time, ended by itself
 
 
 def test_config_json_replays_as_config(clean_run):
     from stress.runfolder import load_config
-    _, out, _ = clean_run
+    _, out = clean_run
     cfg = load_config(out)
     recorded = json.loads((out / "config.json").read_text())
     assert cfg.to_dict() == recorded
@@ -100,7 +99,7 @@ def test_mutant_soak_finds_violation(tmp_path):
     assert viol and viol[0]["invariant"] and viol[0]["message"]
     assert any("flight_recorder" in v for v in viol)
     assert summary["verdict"] == "violation" and summary["violations"] >= 1
-    assert summary["duration_s"] < 10                 # stopped at the violation
+    assert summary["duration_s"] < 20                 # stopped at the violation, before its 20 s
     assert f"memcg-stress replay {out}" in p.stdout
     assert "VIOLATION [" in p.stdout
 
@@ -262,7 +261,7 @@ def test_replay_mutant_reproduces(tmp_path):
 
 
 def test_replay_clean(clean_run, tmp_path):
-    _, out, _ = clean_run
+    _, out = clean_run
     p = cli("replay", out, "--duration", "0.5s", "--out", tmp_path / "re", "--quiet", cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1 of 1 reruns clean" in p.stdout

@@ -82,7 +82,7 @@ def test_mutant_hunt_fails_with_the_violation_and_how_to_replay_it(pytester):
     assert folder.name == "seed-7"
     assert json.loads((folder / "config.json").read_text())["seed"] == 7
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["verdict"] == "violation" and summary["duration_s"] < 1.0   # caught well under 1 s
+    assert summary["verdict"] == "violation" and summary["duration_s"] < 2.0   # stopped at the violation, before its 2 s
     rel = folder.relative_to(pytester.path).as_posix()
     result.stdout.fnmatch_lines([
         f"memcg-stress: violation with seed 7 (mode reparent, mutant {MUTANT}, 2 workers, *",
