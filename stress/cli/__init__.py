@@ -5,9 +5,10 @@
     memcg-stress bench [--quick] [--json PATH] [--tests]
     memcg-stress mutants ...             the detection matrix (stress.mutants)
     memcg-stress report DIR ...          the performance-counters report (stress.report)
+    memcg-stress list mutants|presets|delays   what a run can use (--json: as JSON)
 
 One module per command (soak.py, replay.py, bench.py, mutants.py,
-report.py); common.py holds the parser class, the exit codes and the
+report.py, listing.py); common.py holds the parser class, the exit codes and the
 one-line error they share.
 
 Exit codes: 0 clean, 1 violation found, 2 bad usage or configuration (one
@@ -29,7 +30,7 @@ PASSTHROUGH_HELP = {"mutants": "the detection matrix (stress.mutants)",
 
 def build_parser() -> Parser:
     from .. import __version__
-    from . import replay, soak
+    from . import listing, replay, soak
 
     parser = Parser(prog=PROG, description="Concurrent stress tester for the Linux 5.3 memcg slab "
                                            "reparenting protocol.",
@@ -49,6 +50,11 @@ def build_parser() -> Parser:
                        epilog="exit codes: 0 original clean and all reruns clean, 1 a violation "
                               "(reproduced or new), 2 bad DIR or usage, 130 interrupted")
     replay.add_arguments(p)
+
+    p = sub.add_parser("list", help="list mutants, presets or delay points",
+                       description="List what a run can use: mutants (--mutant), presets (--preset, with "
+                                   "what they set), delay points (--delay, with their defaults).")
+    listing.add_arguments(p)
 
     p = sub.add_parser("bench", help="benchmarks of the native primitives",
                        description="Benchmarks of the native primitives.")
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0
     if args.command is None:
         parser.print_usage(sys.stderr)
-        return fail(f"choose a command: soak, replay, bench, {', '.join(PASSTHROUGH)}")
+        return fail(f"choose a command: soak, replay, list, bench, {', '.join(PASSTHROUGH)}")
 
     try:
         if args.command == "soak":
@@ -121,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             return soak.run_soak(soak.resolve(args))
         if args.command == "replay":
             from . import replay
-            return replay.run_replay(args.dir, args.times, args.duration, args.out, args.quiet)
+            return replay.run_replay(args.dir, args.times, args.duration, args.out, args.quiet, args.json)
+        if args.command == "list":
+            from . import listing
+            return listing.run_cli(args)
         if args.command == "bench":
             if getattr(args, "bench_error", None):
                 return fail(f"bench: not available ({args.bench_error})")
