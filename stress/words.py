@@ -67,6 +67,8 @@ def event_text(kind: str, a: int, b: int) -> str:
     fmt = EVENT_TEXT.get(kind)
     if fmt is None:
         return f"{kind} a={a} b={b}"
+    if kind == "limit" and isinstance(b, int) and b >= 2**62:
+        return f"limit of memcg {a} removed (max)"
     return fmt.format(a=a, b=b, point=_name(DELAY_POINTS, a), us=f"{b / 1000:,.1f}" if isinstance(b, int) else b,
                       invariant=_name(_core.INVARIANTS, a))
 

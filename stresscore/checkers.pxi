@@ -20,10 +20,14 @@ cdef long checker_epoch = 0
 # The checkers.  World stopped (or single-threaded).
 
 cdef inline void fmt_memcg(char *buf, int n, mem_cgroup *m) noexcept nogil:
-    snprintf(buf, n, "memcg %ld (%s, kmem %s, kmemcg_id %d, css %ld, memory %ld pages, stat %ld/%ld, parent %ld)",
+    cdef char parent[32]
+    if m.parent != NULL:
+        snprintf(parent, 32, "parent %ld", m.parent.id)
+    else:
+        snprintf(parent, 32, "no parent: the root")
+    snprintf(buf, n, "memcg %ld (%s, kmem %s, kmemcg_id %d, css %ld, memory %ld pages, stat %ld/%ld, %s)",
              m.id, memcg_state_word(m.state), kmem_state_word(m.kmem_state), m.kmemcg_id,
-             percpu_ref_count(&m.css), m.memory, m.stat[0], m.stat[1],
-             m.parent.id if m.parent != NULL else -1)
+             percpu_ref_count(&m.css), m.memory, m.stat[0], m.stat[1], parent)
 
 cdef inline void fmt_cache(char *buf, int n, kmem_cache *c) noexcept nogil:
     snprintf(buf, n, "cache %ld (root %d, memcg %ld, refcnt %ld, %s%s%s, %ld pages)",

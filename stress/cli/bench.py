@@ -47,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"run only these benchmarks ({', '.join(BENCHMARKS)}) (default: all)")
     g.add_argument("--base", metavar="TREE",
                    help="instead of the benchmarks: the 1-worker ops/s of this build against the build "
-                        "in another checkout TREE (built in place), alternating, 5 runs each")
+                        "in another checkout TREE (built in place), alternating, 5 runs each (default: none)")
     g.add_argument("--tests", action="store_true",
                    help="run the benchmark tier of the test suite (tests/benchmark of this checkout: "
-                        "the tests that assert a ratio or a time) instead of the benchmarks")
+                        "the tests that assert a ratio or a time) instead of the benchmarks (default: off)")
 
 
 def run_cli(args: argparse.Namespace) -> int:

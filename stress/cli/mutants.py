@@ -51,7 +51,7 @@ def build_parser() -> Parser:
     p.add_argument("--no-correct", action="store_true", help="skip the correct-model row (default: run it)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no per-row lines or table, only the final line (default: shown)")
-    p.add_argument("--list", action="store_true", help="list the mutants and exit (as `memcg-stress list mutants`)")
+    p.add_argument("--list", action="store_true", help="list the mutants and exit, as `memcg-stress list mutants` (default: run the matrix)")
     return p
 
 

@@ -41,6 +41,7 @@ def test_every_event_and_delay_point_has_words():
     assert text == "delay at reparent_swap: 256.3 us"
     assert event_text("mkdir", 12, 3) == "mkdir: memcg 12 (parent 3)"
     assert "violation of charge" == event_text("violation", 1, 0)
+    assert event_text("limit", 27, 2**63 - 1) == "limit of memcg 27 removed (max)"
 
 
 def _violation(i: int, invariant: str = "stats") -> dict:
@@ -105,12 +106,20 @@ def test_options_are_not_abbreviated():
         build_parser().parse_args(["soak", "--dur", "2s"])
 
 
-def test_every_soak_option_has_help_with_a_default():
-    p = build_parser()
-    soak = p._subparsers._group_actions[0].choices["soak"]
-    for a in soak._actions:
+def _parsers() -> dict:
+    from stress.cli import mutants, report
+    subs = build_parser()._subparsers._group_actions[0].choices
+    return {"soak": subs["soak"], "replay": subs["replay"], "bench": subs["bench"], "list": subs["list"],
+            "mutants": mutants.build_parser(), "report": report.build_parser()}
+
+
+@pytest.mark.parametrize("command", ["soak", "replay", "bench", "list", "mutants", "report"])
+def test_every_option_has_help_with_a_default(command):
+    p = _parsers()[command]
+    assert p.allow_abbrev is False
+    for a in p._actions:
         if a.option_strings and a.dest != "help":
-            assert a.help and "default" in a.help, a.option_strings
+            assert a.help and "default" in a.help, (command, a.option_strings)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
