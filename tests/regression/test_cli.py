@@ -215,7 +215,7 @@ def test_bad_input_exits_2(tmp_path, args, words):
     assert "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
-    assert lines[0].startswith("memcg-stress: error: ")
+    assert lines[0].startswith("memcg-stress: error: soak: ")       # one prefix, naming the command
     for w in words:
         assert w in lines[0], (w, lines[0])
     assert not (tmp_path / "results").exists()      # nothing ran
@@ -258,6 +258,8 @@ def test_bad_usage_exits_2(tmp_path, argv, words):
     assert "Traceback" not in p.stderr
     err = [ln for ln in p.stderr.splitlines() if ln.startswith("memcg-stress: error: ")]
     assert len(err) == 1, p.stderr
+    if argv and argv[0] in ("soak", "replay", "bench", "mutants", "report", "list"):
+        assert err[0].startswith(f"memcg-stress: error: {argv[0]}: "), err[0]
     for w in words:
         assert w in err[0], (w, err[0])
 
