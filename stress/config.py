@@ -112,6 +112,16 @@ class Config:
     stop_on_violation: bool = True
     stat_interval: float = 1.0
 
+    def __post_init__(self):
+        # the spellings a TOML file and the command line take: durations
+        # like "2s" or "50ms", "none" for no mutant
+        for name in DURATION_KEYS:
+            v = getattr(self, name)
+            if isinstance(v, str):
+                setattr(self, name, option_duration(name, v))
+        if isinstance(self.mutant, str) and self.mutant.lower() == "none":
+            self.mutant = None
+
     def resolved_workers(self) -> int:
         return self.workers or max(1, min(os.cpu_count() or 2, MAX_WORKERS))
 
@@ -119,7 +129,7 @@ class Config:
         def bad(opt, what):
             raise ConfigError(f"{opt}: {what}")
         if not isinstance(self.workers, int) or isinstance(self.workers, bool) or not 0 <= self.workers <= MAX_WORKERS:
-            bad("workers", f"must be a whole number from 1 to {MAX_WORKERS} (0: one per core), got {self.workers!r}")
+            bad("workers", f"must be a whole number from 0 (one per core) to {MAX_WORKERS}, got {self.workers!r}")
         check_mode(self.mode)
         if self.mutant is not None and self.mutant not in MUTANTS_ALL:
             bad("mutant", f"unknown mutant {self.mutant!r}; valid: {', '.join(MUTANTS_ALL)}")
@@ -374,9 +384,8 @@ def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
             d[key] = option_duration(key, getattr(args, key))
     if args.workers is not None:
         n = whole_number("workers", args.workers)
-        if not 1 <= n <= MAX_WORKERS:
-            raise ConfigError(f"workers: must be a whole number from 1 to {MAX_WORKERS} "
-                              f"(leave it out for one per core), got {n}")
+        if not 0 <= n <= MAX_WORKERS:
+            raise ConfigError(f"workers: must be a whole number from 0 (one per core) to {MAX_WORKERS}, got {n}")
         d["workers"] = n
     for opt in NUMBER_OPTIONS:
         val = getattr(args, opt, None)

@@ -13,7 +13,8 @@ complete.  `load_config(dir)` reads a run's config.json back as a Config.
 This is the only module that knows the names of a run folder's files:
 the soak, replay, the report and the pytest plugin read and write run
 folders through it (`load_config`, `load_summary`, `read_events`, and, for
-the report, `read_config_dict`, `read_summary_dict` and `NOT_A_RUN`).
+the report, `inspect_json`, `inspect_events` and `NOT_A_RUN`, which say
+what in a damaged folder could not be read).
 """
 from __future__ import annotations
 
@@ -32,10 +33,6 @@ SUMMARY_FILE = "summary.json"
 RESULTS_DIR = "results"
 #: why a folder holding none of the files is not a run folder
 NOT_A_RUN = f"not a run folder (no {CONFIG_FILE}, {SUMMARY_FILE} or {EVENTS_FILE})"
-
-
-class UnreadableRecord(Exception):
-    """A run folder's JSON file that exists but cannot be read (one line)."""
 
 
 def _json_default(obj):
@@ -146,6 +143,9 @@ class RunFolder:
 def load_config(dir: str | Path) -> Config:
     """The Config a run folder recorded (seed and workers resolved)."""
     path = Path(dir)
+    if path.exists() and not path.is_dir():
+        hint = f"{str(path.parent)!r}" if path.name == CONFIG_FILE else f"the folder that holds {CONFIG_FILE}"
+        raise ConfigError(f"{str(path)!r} is a file, not a run folder; give {hint}")
     if not path.is_dir():
         raise ConfigError(f"{str(path)!r} is not a run folder (no such folder)")
     cfg = path / CONFIG_FILE
@@ -175,29 +175,6 @@ def config_path(dir: str | Path) -> Path:
     return Path(dir) / CONFIG_FILE
 
 
-def _read_dict(path: Path) -> dict | None:
-    """A JSON object file: None when missing or not an object;
-    UnreadableRecord when it cannot be read or parsed."""
-    try:
-        with open(path) as f:
-            d = json.load(f)
-        return d if isinstance(d, dict) else None
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise UnreadableRecord(f"{path}: cannot read ({e})") from None
-
-
-def read_config_dict(dir: str | Path) -> dict | None:
-    """config.json as a plain dict (not checked as a Config), None when missing."""
-    return _read_dict(Path(dir) / CONFIG_FILE)
-
-
-def read_summary_dict(dir: str | Path) -> dict | None:
-    """summary.json, None when missing; UnreadableRecord when broken."""
-    return _read_dict(Path(dir) / SUMMARY_FILE)
-
-
 def load_summary(dir: str | Path) -> dict | None:
     """summary.json of a run folder, or None if missing or unreadable."""
     try:
@@ -208,30 +185,76 @@ def load_summary(dir: str | Path) -> dict | None:
         return None
 
 
-def read_events(dir: str | Path, *, raise_errors: bool = False) -> list[dict]:
+def read_events(dir: str | Path) -> list[dict]:
     """The events of a run folder; a torn last line (killed process), a
     blank line or one that is not a JSON object is skipped, bytes that are
-    not UTF-8 are replaced.  No events.jsonl: [].  A file that cannot be
-    read: [], or the OSError with raise_errors."""
-    out = []
+    not UTF-8 are replaced.  No events.jsonl, or one that cannot be read: []."""
+    return inspect_events(dir)[0]
+
+
+def inspect_json(dir: str | Path, name: str) -> tuple[dict | None, str | None]:
+    """(config.json or summary.json as a dict, None) or (None, what is wrong
+    with it: missing, unreadable, not JSON, not an object), for the report."""
+    if name not in (CONFIG_FILE, SUMMARY_FILE):
+        raise ValueError(f"not a JSON file of a run folder: {name!r}")
+    path = Path(dir) / name
     try:
-        with open(Path(dir) / EVENTS_FILE, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(ev, dict):
-                    out.append(ev)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        pass
-    except OSError:
-        if raise_errors:
-            raise
-    return out
+        return None, f"{name}: missing"
+    except UnicodeDecodeError:
+        return None, f"{name}: not UTF-8 text"
+    except OSError as e:
+        return None, f"{name}: cannot read: {e.strerror or one_line(e)}"
+    if not text.strip():
+        return None, f"{name}: empty"
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        return None, f"{name}: not valid JSON ({one_line(e)})"
+    if not isinstance(data, dict):
+        return None, f"{name}: not a JSON object (a {type(data).__name__})"
+    return data, None
+
+
+def inspect_events(dir: str | Path) -> tuple[list[dict], list[str]]:
+    """(the events that could be read, what is wrong with events.jsonl:
+    missing, unreadable, empty, a torn last line, lines that are not JSON
+    objects), for the report."""
+    path = Path(dir) / EVENTS_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], [f"{EVENTS_FILE}: missing"]
+    except OSError as e:
+        return [], [f"{EVENTS_FILE}: cannot read: {e.strerror or one_line(e)}"]
+    if not raw.strip():
+        return [], [f"{EVENTS_FILE}: empty"]
+    out, bad, first_bad = [], 0, None
+    lines = raw.decode("utf-8", errors="replace").split("\n")
+    torn = bool(lines[-1].strip())                    # no newline after the last line
+    for i, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            ev = None
+        if isinstance(ev, dict):
+            out.append(ev)
+        elif not (torn and i == len(lines)):
+            bad += 1
+            first_bad = first_bad or i
+    problems = []
+    if torn:
+        problems.append(f"{EVENTS_FILE}: the last line is cut short (the run was killed while writing it)")
+    if bad:
+        problems.append(f"{EVENTS_FILE}: {bad} line{'s' if bad != 1 else ''} not a JSON object "
+                        f"(the first at line {first_bad}), skipped")
+    if not out:
+        problems.append(f"{EVENTS_FILE}: no event could be read")
+    return out, problems
 
 
 def versions() -> dict:

@@ -20,15 +20,21 @@ cdef long checker_epoch = 0
 # The checkers.  World stopped (or single-threaded).
 
 cdef inline void fmt_memcg(char *buf, int n, mem_cgroup *m) noexcept nogil:
-    snprintf(buf, n, "memcg %ld (state %d, kmem_state %d, kmemcg_id %d, css %ld, memory %ld, stat %ld/%ld, parent %ld)",
-             m.id, m.state, m.kmem_state, m.kmemcg_id, percpu_ref_count(&m.css),
-             m.memory, m.stat[0], m.stat[1], m.parent.id if m.parent != NULL else -1)
+    cdef char parent[32]
+    if m.parent != NULL:
+        snprintf(parent, 32, "parent %ld", m.parent.id)
+    else:
+        snprintf(parent, 32, "no parent: the root")
+    snprintf(buf, n, "memcg %ld (%s, kmem %s, kmemcg_id %d, css %ld, memory %ld pages, stat %ld/%ld, %s)",
+             m.id, memcg_state_word(m.state), kmem_state_word(m.kmem_state), m.kmemcg_id,
+             percpu_ref_count(&m.css), m.memory, m.stat[0], m.stat[1], parent)
 
 cdef inline void fmt_cache(char *buf, int n, kmem_cache *c) noexcept nogil:
-    snprintf(buf, n, "cache %ld (root %d, memcg %ld, refcnt %ld, dying %d, deactivated %d, shut_down %d, pages %ld)",
+    snprintf(buf, n, "cache %ld (root %d, memcg %ld, refcnt %ld, %s%s%s, %ld pages)",
              c.id, c.root_index, c.memcg.id if c.memcg != NULL else -1,
-             percpu_ref_count(&c.refcnt), percpu_ref_is_dying(&c.refcnt),
-             c.deactivated, c.shut_down, c.nr_pages)
+             percpu_ref_count(&c.refcnt), "killed" if percpu_ref_is_dying(&c.refcnt) else "live",
+             ", deactivated" if c.deactivated else "", ", shut down" if c.shut_down else "",
+             c.nr_pages)
 
 cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept nogil:
     """Ground truth of one cache: its pages, their objects and charges.

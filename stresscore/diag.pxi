@@ -136,6 +136,26 @@ cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
     WRITE_ONCE_L(&t.fr_head, t.fr_head + 1)
 
 # ---------------------------------------------------------------------------
+# State words for violation messages (the kernel's names).
+cdef inline const char *memcg_state_word(int state) noexcept nogil:
+    if state == MEMCG_ONLINE:
+        return "online"
+    if state == MEMCG_OFFLINE:
+        return "offline"
+    if state == MEMCG_RELEASED:
+        return "released"
+    return "unknown state"
+
+cdef inline const char *kmem_state_word(int state) noexcept nogil:
+    if state == KMEM_NONE:
+        return "NONE"
+    if state == KMEM_ALLOCATED:
+        return "ALLOCATED"
+    if state == KMEM_ONLINE:
+        return "ONLINE"
+    return "unknown"
+
+# ---------------------------------------------------------------------------
 # Violations.
 cdef enum:
     V_CHARGE = 1            # checker 1: page counters against the page walk
@@ -239,6 +259,23 @@ DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
             "reparent_swap", "reparent_splice", "deactivate_dying",
             "create_publish", "array_grow", "flush_stats", "cache_kill",
             "page_free_put", "offline_kmem", "destroy_dying"]
+
+# where each point sits (for `memcg-stress list delays`), in DP_* order
+DP_WHERE = [
+    "memcg_kmem_get_cache: between the entries[] read and the tryget (while an array grows)",
+    "memcg_charge_slab: between reading cache->memcg and the tryget (memcg dying or cache deactivated)",
+    "memcg_uncharge_slab: between reading cache->memcg and the uncharge (memcg dying or cache killed)",
+    "memcg_deactivate_kmem_caches: between the pointer swap and the css put",
+    "memcg_deactivate_kmem_caches: between the list splice and css_get_many on the parent",
+    "kmemcg_cache_deactivate: between the dying test and call_rcu (root being destroyed)",
+    "memcg_create_kmem_cache: before publishing entries[id]",
+    "memcg_update_cache_params: before publishing the new array",
+    "memcg_flush_percpu_vmstats: between summing and adding",
+    "kmemcg_cache_deactivate_after_rcu: before percpu_ref_kill",
+    "__free_slab: between the uncharge and the cache put (cache killed)",
+    "memcg_offline_kmem: between deactivation and the id change",
+    "kmem_cache_destroy: between the last reference and the dying flag",
+]
 
 cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)
 cdef long dp_max_ns[16]               # maximum delay per point

@@ -236,6 +236,7 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
     return 0
 
 DELAY_POINTS = list(DP_NAMES)
+DELAY_POINT_WHERE = dict(zip(DP_NAMES, DP_WHERE))
 EVENT_NAMES = list(EV_NAMES)
 INVARIANTS = list(V_NAMES)
 COUNTER_NAMES = list(CNT_NAMES)

@@ -136,9 +136,9 @@ def print_table(result: dict, file=None) -> None:
     rows = [(k, f"{v:.4g}") for k, v in _metrics(result)]
     try:
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table(title="memcg-stress bench" + (" (quick)" if result.get("quick") else ""))
+        from ..words import new_table
+        table = new_table("memcg-stress bench" + (" (quick)" if result.get("quick") else ""))
         table.add_column("metric")
         table.add_column("value", justify="right")
         for k, v in rows:

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 
+from ..config import one_line
 from . import registry
 from .registry import BenchSkipped, benchmark, median as _median
 
@@ -234,21 +235,60 @@ import os; os._exit(0)    # the figure is out: skip the interpreter's teardown
 
 def _copy_tree(dst: str) -> None:
     ignore = shutil.ignore_patterns("*.so", "__pycache__", "*.pyc", ".hypothesis", "_core.c", "*.egg-info")
-    for name in ("setup.py", "pyproject.toml"):
-        shutil.copy2(os.path.join(_ROOT, name), dst)
+    for name in ("setup.py", "pyproject.toml", "README.md"):     # what a pip build of the copy reads
+        if os.path.exists(os.path.join(_ROOT, name)):
+            shutil.copy2(os.path.join(_ROOT, name), dst)
     for d in ("stresscore", "stress"):
         shutil.copytree(os.path.join(_ROOT, d), os.path.join(dst, d), ignore=ignore)
 
 
-def _build(src: str, no_counters: bool) -> subprocess.Popen:
+def _cython_importable() -> bool:
+    """Whether this interpreter can run setup.py itself (a checkout's
+    environment); after `pip install -e .` in a venv the build ran in
+    pip's isolated environment and Cython is not here."""
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ("Cython", "setuptools"))
+
+
+#: how to get the counters figure when no build of the variant can be made
+COUNTERS_HINT = ("to get the figure, make Cython importable here (python3 -m pip install 'Cython>=3.0' "
+                 "setuptools) or let pip reach its index, and rerun")
+
+
+def _build(src: str, no_counters: bool) -> tuple[subprocess.Popen, str | None]:
+    """Start building the core in the copy ``src``: in place with setup.py
+    where Cython is importable, else as the install does, a wheel built by
+    pip with build isolation (its build requirements from pyproject.toml)
+    into ``src/.wheel`` (then _unpack_wheel).  Returns (process, wheel
+    folder or None)."""
     env = dict(os.environ)
     env.pop("MEMCG_STRESS_DEBUG", None)
     if no_counters:
         env["MEMCG_STRESS_NO_COUNTERS"] = "1"
     else:
         env.pop("MEMCG_STRESS_NO_COUNTERS", None)
-    return subprocess.Popen([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=src, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if _cython_importable():
+        cmd, wheels = [sys.executable, "setup.py", "-q", "build_ext", "--inplace"], None
+    else:
+        wheels = os.path.join(src, ".wheel")
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-q", "-w", wheels, src]
+    return subprocess.Popen(cmd, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True), wheels
+
+
+def _unpack_wheel(wheels: str, src: str) -> None:
+    """The built core out of the wheel pip made, into ``src/stresscore``."""
+    import zipfile
+    found = [f for f in os.listdir(wheels) if f.endswith(".whl")]
+    if not found:
+        raise BenchSkipped(f"counters build: pip made no wheel; {COUNTERS_HINT}")
+    with zipfile.ZipFile(os.path.join(wheels, found[0])) as z:
+        cores = [n for n in z.namelist() if n.startswith("stresscore/_core") and n.endswith((".so", ".pyd"))]
+        if not cores:
+            raise BenchSkipped(f"counters build: the wheel holds no stresscore/_core; {COUNTERS_HINT}")
+        for n in cores:
+            with z.open(n) as f_in, open(os.path.join(src, n), "wb") as f_out:
+                shutil.copyfileobj(f_in, f_out)
 
 
 def _child_run(tree: str, duration: float, seed: int, crashes: list[str]) -> dict:
@@ -279,10 +319,12 @@ def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
             _copy_tree(t)
         t0 = time.monotonic()
         builds = {k: _build(t, k == "off") for k, t in trees.items()}   # both at once, one snapshot
-        for k, b in builds.items():
+        for k, (b, wheels) in builds.items():
             out, _ = b.communicate(timeout=900)
             if b.returncode != 0:
-                raise BenchSkipped(f"counters build ({k}) failed: {out.strip()[-300:]}")
+                raise BenchSkipped(f"counters build ({k}) failed ({one_line(out)[-200:]}); {COUNTERS_HINT}")
+            if wheels is not None:
+                _unpack_wheel(wheels, trees[k])
         build_s = time.monotonic() - t0
         ops: dict[str, list[float]] = {"on": [], "off": []}
         verdicts: dict[str, list[str]] = {"on": [], "off": []}

@@ -5,9 +5,10 @@
     memcg-stress bench [--quick] [--json PATH] [--tests]
     memcg-stress mutants ...             the detection matrix (stress.mutants)
     memcg-stress report DIR ...          the performance-counters report (stress.report)
+    memcg-stress list mutants|presets|delays   what a run can use (--json: as JSON)
 
 One module per command (soak.py, replay.py, bench.py, mutants.py,
-report.py); common.py holds the parser class, the exit codes and the
+report.py, listing.py); common.py holds the parser class, the exit codes and the
 one-line error they share.
 
 Exit codes: 0 clean, 1 violation found, 2 bad usage or configuration (one
@@ -29,7 +30,7 @@ PASSTHROUGH_HELP = {"mutants": "the detection matrix (stress.mutants)",
 
 def build_parser() -> Parser:
     from .. import __version__
-    from . import replay, soak
+    from . import listing, replay, soak
 
     parser = Parser(prog=PROG, description="Concurrent stress tester for the Linux 5.3 memcg slab "
                                            "reparenting protocol.",
@@ -37,20 +38,25 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser("soak", help="a soak run: progress, stat lines and a run folder",
+    p = sub.add_parser("soak", command="soak", help="a soak run: progress, stat lines and a run folder",
                        description="Run the stress engine; write config.json, events.jsonl and "
                                    "summary.json to the run folder.",
                        epilog="exit codes: 0 clean, 1 violation, 2 bad usage, 130 interrupted")
     soak.add_arguments(p)
 
-    p = sub.add_parser("replay", help="rerun a recorded run's configuration and seed",
+    p = sub.add_parser("replay", command="replay", help="rerun a recorded run's configuration and seed",
                        description="Rerun the configuration and seed recorded in DIR; report how many "
                                    "reruns reproduced its violation.",
                        epilog="exit codes: 0 original clean and all reruns clean, 1 a violation "
                               "(reproduced or new), 2 bad DIR or usage, 130 interrupted")
     replay.add_arguments(p)
 
-    p = sub.add_parser("bench", help="benchmarks of the native primitives",
+    p = sub.add_parser("list", command="list", help="list mutants, presets or delay points",
+                       description="List what a run can use: mutants (--mutant), presets (--preset, with "
+                                   "what they set), delay points (--delay, with their defaults).")
+    listing.add_arguments(p)
+
+    p = sub.add_parser("bench", command="bench", help="benchmarks of the native primitives",
                        description="Benchmarks of the native primitives.")
     try:
         from . import bench
@@ -108,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     try:
-        args = parser.parse_args(_join_negative_values(argv))
+        args, extra = parser.parse_known_args(_join_negative_values(argv))
     except SystemExit as e:                  # --help, --version, or a usage error (already printed)
         return e.code if isinstance(e.code, int) else 0
+    if extra:                                # named with the command they were given to
+        return fail(f"unrecognized arguments: {' '.join(extra)}", args.command)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        return fail(f"choose a command: soak, replay, bench, {', '.join(PASSTHROUGH)}")
+        return fail(f"choose a command: soak, replay, list, bench, {', '.join(PASSTHROUGH)}")
 
     try:
         if args.command == "soak":
@@ -121,14 +129,17 @@ def main(argv: list[str] | None = None) -> int:
             return soak.run_soak(soak.resolve(args))
         if args.command == "replay":
             from . import replay
-            return replay.run_replay(args.dir, args.times, args.duration, args.out, args.quiet)
+            return replay.run_replay(args.dir, args.times, args.duration, args.out, args.quiet, args.json)
+        if args.command == "list":
+            from . import listing
+            return listing.run_cli(args)
         if args.command == "bench":
             if getattr(args, "bench_error", None):
                 return fail(f"bench: not available ({args.bench_error})")
             from . import bench
             return int(bench.run_cli(args) or 0)
     except ConfigError as e:
-        return fail(e)
+        return fail(e, args.command)
     except KeyboardInterrupt:                # a signal before the handlers were installed
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

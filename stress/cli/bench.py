@@ -4,7 +4,6 @@ suite instead (tests/benchmark, which the README's test command leaves out)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,10 @@ from pathlib import Path
 
 from ..bench import BENCHMARKS, default_json_path, machine_info, markdown_table, print_table, run
 from ..bench.engine import base_tree_error, vs_base
-from .common import Parser, fail
+from ..config import ConfigError
+from .common import JSON_HELP, JsonOutput, Parser, check_output_file, fail
+
+COMMAND = "bench"
 
 #: set for the pytest run of --tests: tests/conftest.py collects tests/benchmark only then
 BENCHMARK_TESTS_ENV = "MEMCG_STRESS_BENCHMARK_TESTS"
@@ -27,7 +29,7 @@ def run_tests() -> int:
     """pytest on tests/benchmark, in the checkout's root."""
     tests = benchmark_tests_dir()
     if not tests.is_dir():
-        return fail(f"bench: --tests needs a checkout with the tests: no folder {tests}")
+        return fail(f"--tests needs a checkout with the tests: no folder {tests}", COMMAND)
     root = tests.parents[1]
     env = dict(os.environ)
     env[BENCHMARK_TESTS_ENV] = "1"
@@ -37,16 +39,18 @@ def run_tests() -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("bench")
-    g.add_argument("--quick", action="store_true", help="fewer iterations (seconds instead of a minute)")
-    g.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    g.add_argument("--quick", action="store_true",
+                   help="fewer iterations: seconds instead of minutes (default: the full run)")
+    g.add_argument("--json", metavar="PATH", help=JSON_HELP.replace("(default: none)", "(default: a full run "
+                                                                     "writes results/bench-DATE.json)"))
     g.add_argument("--only", metavar="NAME", nargs="+", action="extend",
-                   help=f"run only these benchmarks ({', '.join(BENCHMARKS)})")
+                   help=f"run only these benchmarks ({', '.join(BENCHMARKS)}) (default: all)")
     g.add_argument("--base", metavar="TREE",
                    help="instead of the benchmarks: the 1-worker ops/s of this build against the build "
-                        "in another checkout TREE (built in place), alternating, 5 runs each")
+                        "in another checkout TREE (built in place), alternating, 5 runs each (default: none)")
     g.add_argument("--tests", action="store_true",
                    help="run the benchmark tier of the test suite (tests/benchmark of this checkout: "
-                        "the tests that assert a ratio or a time) instead of the benchmarks")
+                        "the tests that assert a ratio or a time) instead of the benchmarks (default: off)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -57,41 +61,40 @@ def run_cli(args: argparse.Namespace) -> int:
     and prints a Markdown table.  With --tests: pytest's exit status."""
     if getattr(args, "tests", False):
         return run_tests()
+    try:
+        check_output_file(args.json, "json")
+    except ConfigError as e:
+        return fail(e, COMMAND)
     if getattr(args, "base", None):
         why = base_tree_error(args.base)
         if why:
-            return fail(f"bench: {why}")
-        machine = machine_info()
-        machine["loadavg_start"] = list(os.getloadavg())
-        result = {"machine": machine, "quick": bool(args.quick), **vs_base(args.base, args.quick)}
-        machine["loadavg_end"] = list(os.getloadavg())
-        print_table(result)
-        if args.json:
-            _write_json(args.json, result)
+            return fail(why, COMMAND)
+        with JsonOutput(args.json) as out:
+            machine = machine_info()
+            machine["loadavg_start"] = list(os.getloadavg())
+            result = {"machine": machine, "quick": bool(args.quick), **vs_base(args.base, args.quick)}
+            machine["loadavg_end"] = list(os.getloadavg())
+            print_table(result)
+            out.write(result)
         return 0
-    try:
-        result = run(quick=args.quick, only=args.only)
-    except ValueError as e:
-        print(f"memcg-stress bench: {e}", file=sys.stderr)
-        return 2
+    unknown = [n for n in args.only or [] if n not in BENCHMARKS]
+    if unknown:
+        return fail(f"--only: unknown benchmark {unknown[0]!r}; valid: {', '.join(BENCHMARKS)}", COMMAND)
     path = args.json
     if not path and not args.quick:
         path = default_json_path()
-        print(markdown_table(result))
-    else:
-        print_table(result)
-    rc = 1 if result.get("errors") else 0
-    if path:
-        _write_json(path, result)
-    return rc
-
-
-def _write_json(path: str, result: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
-    print(f"wrote {path}")
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with JsonOutput(path) as out:
+        try:
+            result = run(quick=args.quick, only=args.only)
+        except ValueError as e:
+            return fail(e, COMMAND)
+        if not args.json and not args.quick:
+            print(markdown_table(result))
+        else:
+            print_table(result)
+        out.write(result)
+    return 1 if result.get("errors") else 0
 
 
 def main(argv: list[str] | None = None) -> int:

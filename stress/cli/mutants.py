@@ -3,13 +3,15 @@ command line: each mutant with N seeds until its first violation or the
 budget, and the correct model for as long."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
-from ..config import Config, ConfigError
+from ..config import MAX_SEED, MAX_WORKERS, Config, ConfigError, option_duration, whole_number
 from ..mutants import BY_NAME, CORRECT, MUTANTS, matrix, verdict
-from .common import Parser
+from ..words import new_table
+from .common import JSON_HELP, JsonOutput, Parser, check_output_file, fail
+
+COMMAND = "mutants"
 
 
 def _fmt(x):
@@ -17,8 +19,7 @@ def _fmt(x):
 
 
 def _table(rows: list[dict]):
-    from rich.table import Table
-    t = Table(title="mutant detection matrix")
+    t = new_table("mutant detection matrix")
     for col in ("mutant", "expected", "detected", "median s", "max s", "invariant"):
         t.add_column(col)
     for r in rows:
@@ -30,53 +31,73 @@ def _table(rows: list[dict]):
     return t
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = Parser(prog="memcg-stress mutants",
+def build_parser() -> Parser:
+    p = Parser(prog="memcg-stress mutants", command=COMMAND,
                description="Run each mutant with N seeds until its first violation or the "
-                           "budget, and the correct model for as long; print the matrix.")
-    p.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per mutant (default 3)")
-    p.add_argument("--seed-start", type=int, default=1)
-    p.add_argument("--budget", type=float, default=10.0, help="seconds per run at most (default 10)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--only", nargs="+", metavar="NAME", help="only these mutants (and 'correct')")
-    p.add_argument("--no-correct", action="store_true", help="skip the correct-model row")
-    p.add_argument("--list", action="store_true", help="list the mutants and exit")
+                           "budget, and the correct model for as long; print the matrix.",
+               epilog="exit codes: 0 every expected mutant caught and the correct model clean, "
+                      "1 otherwise, 2 bad usage")
+    p.add_argument("--json", metavar="PATH", help=JSON_HELP)
+    p.add_argument("--seeds", metavar="N", default="3", help="seeds per mutant, 1 to 1000 (default 3)")
+    p.add_argument("--seed-start", metavar="S", default="1",
+                   help="the first seed; mutant runs use S, S+1, ... (default 1)")
+    p.add_argument("--budget", metavar="D", default="10",
+                   help="running time of each run at most, like 10s or 10 (seconds), up to 1h (default 10s)")
+    p.add_argument("--workers", metavar="N", default="2",
+                   help=f"worker threads per run, 0 to {MAX_WORKERS}; 0: one per core (default 2)")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="only these mutants (and 'correct'); `memcg-stress list mutants` names them "
+                        "(default: all)")
+    p.add_argument("--no-correct", action="store_true", help="skip the correct-model row (default: run it)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no per-row lines or table, only the final line (default: shown)")
+    p.add_argument("--list", action="store_true", help="list the mutants and exit, as `memcg-stress list mutants` (default: run the matrix)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     a = p.parse_args(argv)
     if a.list:
-        for m in MUTANTS:
-            print(f"{m.name:34} {'' if m.expected else '(expected not detected) '}{m.bug}; breaks {m.breaks}")
-        return 0
-    if a.seeds < 1 or a.seeds > 1000:
-        p.error("--seeds: must be from 1 to 1000")
-    if not 0 < a.budget <= 3600:
-        p.error("--budget: must be more than 0 and at most 3600 seconds")
-    names = a.only or [m.name for m in MUTANTS]
-    for n in names:
-        if n != CORRECT and n not in BY_NAME:
-            p.error(f"--only: unknown mutant {n!r}; valid: {', '.join(BY_NAME)}")
+        from .listing import main as list_main
+        return list_main(["mutants"])
+    try:
+        seeds = whole_number("--seeds", a.seeds)
+        seed_start = whole_number("--seed-start", a.seed_start)
+        budget = option_duration("--budget", a.budget)
+        workers = whole_number("--workers", a.workers)
+        if not 1 <= seeds <= 1000:
+            raise ConfigError(f"--seeds: must be from 1 to 1000, got {seeds}")
+        if not 0 <= seed_start < MAX_SEED - seeds:
+            raise ConfigError(f"--seed-start: must be a whole number from 0 to 2**64-1, got {seed_start}")
+        if not 0 < budget <= 3600:
+            raise ConfigError("--budget: must be more than 0 and at most 3600 seconds")
+        names = a.only or [m.name for m in MUTANTS]
+        for n in names:
+            if n != CORRECT and n not in BY_NAME:
+                raise ConfigError(f"--only: unknown mutant {n!r}; valid: {', '.join(BY_NAME)}")
+        base = Config(workers=workers).validate()
+        check_output_file(a.json, "--json")
+    except ConfigError as e:
+        return fail(str(e), COMMAND)
     if not a.no_correct and CORRECT not in names:
         names = names + [CORRECT]
-    try:
-        base = Config(workers=a.workers).validate()
-    except ConfigError as e:
-        p.error(str(e))
-    from rich.console import Console
-    con = Console()
+    with JsonOutput(a.json) as out:
+        from rich.console import Console
+        con = Console(highlight=False)
 
-    def row(r):
-        con.print(f"{r['name']:34} {r['detected']}/{r['seeds']} detected"
-                  f"  median {_fmt(r['median_detect_s'])} s  max {_fmt(r['max_detect_s'])} s"
-                  f"  {r['invariant'] or ''}")
-    rows = matrix(names, a.seeds, a.budget, a.seed_start, base, on_row=row)
-    con.print(_table(rows))
-    ok = verdict(rows)
-    if a.json:
-        out = [{k: v for k, v in r.items()} for r in rows]
-        with open(a.json, "w") as f:
-            json.dump({"ok": ok, "mutants": out, "table": [asdict(m) for m in MUTANTS]}, f, indent=1)
-    con.print("every expected mutant caught with every seed, nothing in the correct model"
-              if ok else "[red]some expected mutant escaped, or the correct model raised an alarm[/red]")
+        def row(r):
+            if not a.quiet:
+                con.print(f"{r['name']:34} {r['detected']}/{r['seeds']} detected"
+                          f"  median {_fmt(r['median_detect_s'])} s  max {_fmt(r['max_detect_s'])} s"
+                          f"  {r['invariant'] or ''}")
+        rows = matrix(names, seeds, budget, seed_start, base, on_row=row)
+        if not a.quiet:
+            con.print(_table(rows))
+        ok = verdict(rows)
+        out.write({"ok": ok, "mutants": [dict(r) for r in rows], "table": [asdict(m) for m in MUTANTS]})
+        con.print("every expected mutant caught with every seed, nothing in the correct model"
+                  if ok else "[red]some expected mutant escaped, or the correct model raised an alarm[/red]")
     return 0 if ok else 1
 
 

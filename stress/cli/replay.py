@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ..config import ConfigError, option_duration, one_line, whole_number
 from ..runfolder import config_path, load_config, load_summary, read_events
-from .common import EXIT_CLEAN, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_VIOLATION
+from ..words import new_table
+from .common import (EXIT_CLEAN, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_VIOLATION, JSON_HELP, JsonOutput,
+                     check_output_file, fail)
 from .display import fmt_s, human
 from .signals import Signals
 
@@ -22,10 +24,14 @@ from .signals import Signals
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """replay's arguments."""
     p.add_argument("dir", metavar="DIR", help="a run folder (holds config.json)")
-    p.add_argument("--times", "-n", metavar="N", default="1", help="reruns (default 1)")
-    p.add_argument("--duration", "-d", metavar="D", help="running time of each rerun (default: the original's)")
-    p.add_argument("--out", "-o", metavar="DIR", help="where the reruns' folders go (default DIR/replay-...)")
-    p.add_argument("--quiet", "-q", action="store_true", help="only the final line")
+    p.add_argument("--times", "-n", metavar="N", default="1", help="reruns, 1 to 100000 (default 1)")
+    p.add_argument("--duration", "-d", metavar="D",
+                   help="running time of each rerun, like 30s or 1.5 (seconds) (default: the original's)")
+    p.add_argument("--out", "-o", metavar="DIR",
+                   help="where the reruns' folders go (default DIR/replay-YYYYmmdd-HHMMSS)")
+    p.add_argument("--quiet", "-q", action="store_true", help="only the final line (default: a line per rerun "
+                                                              "and a table)")
+    p.add_argument("--json", metavar="PATH", help=JSON_HELP)
 
 
 def original_outcome(dir: Path) -> tuple[str, set[str]]:
@@ -40,12 +46,17 @@ def original_outcome(dir: Path) -> tuple[str, set[str]]:
     return ("violation" if inv else "unknown"), inv
 
 
-def run_replay(dir: str, times: int, duration: str | None, out: str | None, quiet: bool) -> int:
+def run_replay(dir: str, times: int, duration: str | None, out: str | None, quiet: bool,
+               json_path: str | None = None) -> int:
     src = Path(dir)
     config = load_config(src)                         # ConfigError on a bad DIR
+    if config.seed is None:
+        raise ConfigError(f"{str(config_path(src))!r} records no seed: a replay reruns the recorded seed "
+                          "(for a new seed use memcg-stress soak --config with that file)")
     times = whole_number("times", times)
     if not 1 <= times <= 100_000:
         raise ConfigError(f"times: must be a whole number from 1 to 100000, got {times}")
+    check_output_file(json_path, "json")
     orig_verdict, orig_inv = original_outcome(src)
     if duration is not None:
         dur = option_duration("duration", duration)
@@ -63,7 +74,14 @@ def run_replay(dir: str, times: int, duration: str | None, out: str | None, quie
         base.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"out: cannot create folder {str(base)!r}: {e.strerror or one_line(e)}") from None
+    with JsonOutput(json_path) as jout:
+        code, doc = _replay(src, config, times, dur, base, quiet, orig_verdict, orig_inv)
+        jout.write(doc)
+    return code
 
+
+def _replay(src: Path, config, times: int, dur: float, base: Path, quiet: bool, orig_verdict: str,
+            orig_inv: set[str]) -> tuple[int, dict]:
     inv_txt = ", ".join(sorted(orig_inv)) or "-"
     print(f"memcg-stress replay: {src}: original {orig_verdict} ({inv_txt}); "
           f"{times} rerun{'s' if times != 1 else ''} of {fmt_s(dur)} with seed {config.seed}, "
@@ -98,9 +116,8 @@ def run_replay(dir: str, times: int, duration: str | None, out: str | None, quie
             s = load_summary(run_dir) or {}
             inv = set((s.get("violations_by_invariant") or {}).keys())
             if rc == EXIT_USAGE:
-                print(f"memcg-stress: error: replay: rerun {i} refused its configuration: "
-                      f"{one_line(err) or 'exit 2'}", file=sys.stderr)
-                return EXIT_USAGE
+                fail(f"rerun {i} refused its configuration: {one_line(err) or 'exit 2'}", "replay")
+                return EXIT_USAGE, {"source": str(src), "error": one_line(err) or "exit 2"}
             if rc < 0 or rc not in (EXIT_CLEAN, EXIT_VIOLATION, EXIT_INTERRUPTED):
                 crashed += 1
                 what = f"crashed ({signal.Signals(-rc).name})" if rc < 0 else f"failed (exit {rc})"
@@ -129,9 +146,8 @@ def run_replay(dir: str, times: int, duration: str | None, out: str | None, quie
 
     if not quiet and rows:
         from rich.console import Console
-        from rich.table import Table
-        table = Table(title="memcg-stress replay", title_justify="left")
         from rich.markup import escape
+        table = new_table("memcg-stress replay")
         for col in ("run", "outcome", "invariants", "first violation", "ops/s"):
             table.add_column(col)
         table.add_column("folder", overflow="fold")
@@ -149,8 +165,14 @@ def run_replay(dir: str, times: int, duration: str | None, out: str | None, quie
               flush=True)
     if sigs.interrupted:
         print(f"memcg-stress replay: interrupted by {sigs.received[0]}", file=sys.stderr, flush=True)
+    doc = {"source": str(src), "seed": config.seed, "duration_s": dur, "times": times,
+           "original": {"verdict": orig_verdict, "invariants": sorted(orig_inv)},
+           "runs": [dict(zip(("run", "outcome", "invariants", "first_violation", "ops_per_s", "folder"), r))
+                    for r in rows],
+           "reproduced": reproduced, "new_violations": new, "crashed": crashed,
+           "interrupted": sigs.interrupted}
     if reproduced or new or crashed:
-        return EXIT_VIOLATION
+        return EXIT_VIOLATION, doc
     if sigs.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_CLEAN
+        return EXIT_INTERRUPTED, doc
+    return EXIT_CLEAN, doc

@@ -19,9 +19,10 @@ import time
 import tomllib
 from pathlib import Path
 
-from ..config import DELAY_POINTS, MAX_WORKERS, MODES, PRESETS, Config, ConfigError, one_line, resolve_layers
+from ..config import MAX_WORKERS, MODES, PRESETS, Config, ConfigError, one_line, resolve_layers
 from ..runfolder import RunFolder, config_object, summary_for, total_violations
-from .common import EXIT_CLEAN, EXIT_INTERRUPTED, EXIT_VIOLATION
+from .common import EXIT_CLEAN, EXIT_INTERRUPTED, EXIT_VIOLATION, JSON_HELP, JsonOutput, check_output_file
+from ..words import count_by_invariant, new_table
 from .display import Display, fmt_s, human
 from .signals import Signals
 
@@ -38,44 +39,55 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", "-d", metavar="D",
                    help="running time: 30s, 5m, 2h, 1.5 (seconds); 0 runs until interrupted (default 30s)")
     g.add_argument("--workers", "-w", metavar="N",
-                   help=f"worker threads, 1 to {MAX_WORKERS} (default: one per core)")
+                   help=f"worker threads, 0 to {MAX_WORKERS}; 0: one per core (default 0)")
     g.add_argument("--mode", metavar="MODE", help=f"{' | '.join(MODES)} (default reparent)")
-    g.add_argument("--mutant", metavar="NAME", help="inject a known bug (see `memcg-stress mutants`); none: off")
+    g.add_argument("--mutant", metavar="NAME",
+                   help="inject a known bug (`memcg-stress list mutants`); none: off (default none)")
     g.add_argument("--seed", metavar="N", help="random seed (default: random, always printed and recorded)")
-    g.add_argument("--preset", metavar="NAME", help=f"start from a preset: {' | '.join(PRESETS)}")
+    g.add_argument("--preset", metavar="NAME",
+                   help=f"start from a preset: {' | '.join(PRESETS)} (`memcg-stress list presets`; default none)")
     g.add_argument("--config", "-c", metavar="FILE",
                    help="TOML file with keys named like these options (or a run's config.json); "
-                        "command-line options override it")
+                        "command-line options override it (default none; examples/ has one per preset)")
     stop = g.add_mutually_exclusive_group()
     stop.add_argument("--stop-on-violation", dest="stop_on_violation", action="store_const", const=True,
                       default=None, help="stop at the first violation (default)")
     stop.add_argument("--keep-going", dest="stop_on_violation", action="store_const", const=False,
-                      help="go on after violations and count them")
+                      help="go on after violations and count them (default: stop at the first)")
 
     g = p.add_argument_group("model")
     g.add_argument("--max-memcgs", "--max-cgroups", dest="max_memcgs", metavar="N",
                    help="cgroups alive at most, 0 to 255 (default 16)")
     g.add_argument("--max-depth", metavar="N", help="cgroup tree depth, 1 to 64 (default 3)")
-    g.add_argument("--max-held", metavar="N", help="objects one worker holds at most (default 4096)")
-    g.add_argument("--alloc-pct", metavar="PCT", help="share of worker operations that allocate (default 50)")
-    g.add_argument("--send-pct", metavar="PCT", help="share that hand an object to another worker (default 10)")
-    g.add_argument("--controller-interval-us", metavar="US", help="pause between controller actions (default 200)")
-    g.add_argument("--no-controller", action="store_true", help="no mkdir/rmdir/migrate controller thread")
+    g.add_argument("--max-held", metavar="N",
+                   help="objects one worker holds at most, 1 to 50000000 (default 4096)")
+    g.add_argument("--alloc-pct", metavar="PCT",
+                   help="percent of worker operations that allocate, 0 to 100 (default 50)")
+    g.add_argument("--send-pct", metavar="PCT",
+                   help="percent that hand an object to another worker, 0 to 100 (default 10)")
+    g.add_argument("--controller-interval-us", metavar="US",
+                   help="pause between controller actions in microseconds, 0 to 10000000 (default 200)")
+    g.add_argument("--no-controller", action="store_true",
+                   help="no mkdir/rmdir/migrate controller thread (default: a controller)")
 
     g = p.add_argument_group("delay injection")
     g.add_argument("--delay", metavar="POINT=PROB:MAX_US", action="append",
-                   help=f"delay injection at one point (repeatable); points: {', '.join(DELAY_POINTS)}")
-    g.add_argument("--no-delays", action="store_true", help="no delay injection at all")
+                   help="delay injection at one point: probability 0 to 1, longest delay in microseconds "
+                        "(repeatable; `memcg-stress list delays` shows the points and their defaults)")
+    g.add_argument("--no-delays", action="store_true", help="no delay injection at all (default: on)")
 
     g = p.add_argument_group("checks and output")
     g.add_argument("--checkpoint-interval", metavar="D",
-                   help="time between stop-the-world checkpoints (default 50ms; 0: only the final check)")
-    g.add_argument("--stat-interval", metavar="D", help="time between stat lines (default 1s)")
+                   help="time between stop-the-world checkpoints, like 50ms or 0.05 (seconds); "
+                        "0: only the final check (default 50ms)")
+    g.add_argument("--stat-interval", metavar="D", help="time between stat lines, like 1s (default 1s)")
     g.add_argument("--out", "--output", "-o", dest="out", metavar="DIR",
                    help="run folder (default: results/run-YYYYmmdd-HHMMSS-SEED)")
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or stat lines")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or stat lines (default: shown)")
     g.add_argument("--no-report", dest="report", action="store_false",
-                   help="do not write the performance-counters report (report.md, PNGs) at the end")
+                   help="do not write the performance-counters report (report.md, PNGs) at the end "
+                        "(default: written)")
+    g.add_argument("--json", metavar="PATH", help=JSON_HELP)
 
 
 def load_file(path: str) -> dict:
@@ -104,16 +116,18 @@ class SoakOptions:
     quiet: bool
     preset: str | None
     report: bool = True               # write the performance-counters report at the end
+    json: str | None = None           # --json PATH ("-": standard output)
 
 
 
 def resolve(args) -> SoakOptions:
     """Command-line namespace (soak's options, None where not given) -> SoakOptions."""
+    check_output_file(getattr(args, "json", None))
     file_name = args.config
     file_data = load_file(file_name) if file_name else {}
     layers = resolve_layers(args, file_data, file_name)
     return SoakOptions(config=layers.config, out=layers.out, quiet=layers.quiet, preset=layers.preset,
-                       report=getattr(args, "report", True) is not False)
+                       report=getattr(args, "report", True) is not False, json=getattr(args, "json", None))
 
 
 def describe(c: Config) -> str:
@@ -129,13 +143,30 @@ def replay_command(folder: Path) -> str:
 
 
 def run_soak(opts: SoakOptions, console=None) -> int:
+    """The soak; with --json, its summary.json as one JSON document."""
+    with JsonOutput(opts.json) as out:
+        code, summary = _soak(opts, console)
+        out.write(summary)
+    return code
+
+
+def _roles() -> list[str]:
+    """Each native thread's role (for the flight recorder's lines)."""
+    try:
+        from stresscore import _core
+        return list(_core.live_stats().get("roles") or [])
+    except Exception:
+        return []
+
+
+def _soak(opts: SoakOptions, console=None) -> tuple[int, dict]:
     from ..engine import run
 
     config = opts.config
     folder = RunFolder.create(opts.out, config.seed)
-    display = Display(config.duration, opts.quiet, console)
+    display = Display(config.duration, opts.quiet, console, stop_on_violation=config.stop_on_violation)
     stop_event = threading.Event()
-    state = {"violation_events": 0}
+    state = {"violation_events": 0, "roles": None}
     try:
         folder.write_config(config.to_dict())
         folder.event({"type": "start", "t": 0.0, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -162,7 +193,9 @@ def run_soak(opts: SoakOptions, console=None) -> int:
                     folder.event({"type": "note", "t": ev.get("t"),
                                   "message": f"more than {MAX_VIOLATION_EVENTS} violations: "
                                              "further ones are counted in the stat lines, not recorded"})
-                display.violation(ev)
+                if n == 1:
+                    state["roles"] = _roles()
+                display.violation(ev, state["roles"])
             else:
                 folder.event(ev)
 
@@ -180,6 +213,7 @@ def run_soak(opts: SoakOptions, console=None) -> int:
                 raise
             finally:
                 display.stop()
+        display.finish()
         if sigs.interrupted:
             folder.event({"type": "signal", "signals": sigs.received, "t": round(result.duration_s, 4)})
         summary = summary_for(result, {"interrupted": sigs.interrupted, "signals": sigs.received,
@@ -204,23 +238,22 @@ def run_soak(opts: SoakOptions, console=None) -> int:
     else:
         code = EXIT_CLEAN
     print_result(result, folder.path, opts.quiet, sigs.received, display.console)
-    return code
+    return code, summary
 
 
 def print_result(result, path: Path, quiet: bool, signals_received: list[str], console) -> None:
     verdict = result.verdict
     if signals_received and verdict == "violation":
         verdict = "violation (interrupted)"
-    by_inv = ", ".join(f"{k} {v}" for k, v in sorted(result.violations_by_invariant.items())) or "-"
+    by_inv = count_by_invariant(result.violations_by_invariant)
     if quiet:
-        print(f"memcg-stress soak: {verdict}: seed {result.seed}, {result.ops} ops in {result.duration_s:.1f}s "
-              f"({human(result.ops_per_s)} ops/s), violations {total_violations(result)} ({by_inv}), "
+        print(f"memcg-stress soak: {verdict}: seed {result.seed}, {result.ops:,} ops in {result.duration_s:.1f}s "
+              f"({human(result.ops_per_s)} ops/s), violations {total_violations(result):,} ({by_inv}), "
               f"folder {path}", flush=True)
     else:
         from rich.markup import escape
-        from rich.table import Table
         st = result.stats or {}
-        table = Table(title="memcg-stress soak", show_header=False, title_justify="left")
+        table = new_table("memcg-stress soak", show_header=False)
         table.add_column("", style="bold")
         table.add_column("")
         style = "green" if verdict == "clean" else "red" if verdict.startswith("violation") else "yellow"
@@ -233,7 +266,7 @@ def print_result(result, path: Path, quiet: bool, signals_received: list[str], c
         g = st.get("global") or {}
         table.add_row("memcgs created / freed", f"{g.get('memcgs_created', 0):,} / {g.get('memcgs_freed', 0):,}")
         table.add_row("caches reparented", f"{g.get('reparented', 0):,}")
-        table.add_row("violations", f"{total_violations(result)} ({by_inv})")
+        table.add_row("violations", f"{total_violations(result):,} ({by_inv})")
         if result.violations:
             v = result.violations[0]
             table.add_row("first violation", escape(one_line(f"[{v.get('invariant')}] {v.get('message', '')}")[:300]))

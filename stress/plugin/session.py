@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ..words import event_text
 from .options import DEFAULT_OUT, DEFAULT_SEEDS, DEFAULTS, GROUP, format_duration
 
 PLUGIN_NAME = "memcg_stress"             # the entry point's name: `-p memcg_stress`
@@ -425,7 +426,7 @@ def flight_recorder_excerpt(violation: dict, roles: list[str], per_thread: int =
         if not tail:
             lines.append("      (no events)")
         for ts, name, a, b in tail:
-            lines.append(f"      {(ts - t_ref) / 1000:+12.1f} us  {name:<18} a={a} b={b}")
+            lines.append(f"      {(ts - t_ref) / 1000:+12,.1f} us  {event_text(name, a, b)}")
     return "\n".join(lines)
 
 

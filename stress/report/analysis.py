@@ -99,6 +99,25 @@ def _series(samples: list[dict], key: str) -> list:
     return [s.get(key) for s in samples]
 
 
+def _missing_perf(perf: dict | None, ev: str) -> str:
+    """What a thread without a count of `ev` says: "not recorded" when the
+    run recorded no perf counters (or the event worked but this thread has
+    no figure), the reason when the event is not supported here."""
+    if not isinstance(perf, dict):
+        return NOT_RECORDED
+    status = (perf.get("support") or {}).get(ev)
+    return status if isinstance(status, str) and status.startswith(NOT_SUPPORTED) else NOT_RECORDED
+
+
+def rebuilt_verdict(run: dict, n_viol) -> str:
+    """The verdict of a run folder without a summary.json, from its events."""
+    how = ("killed: no summary.json, rebuilt from events.jsonl" if run.get("killed")
+           else "no summary.json, rebuilt from events.jsonl")
+    if not run.get("samples") and not run.get("violations"):
+        return NOT_RECORDED
+    return f"{'violation' if _num(n_viol) and n_viol > 0 else 'no violation recorded'} ({how})"
+
+
 def analyze(run: dict) -> dict:
     """report.json's content for one loaded run."""
     stats = run["stats"]
@@ -145,7 +164,7 @@ def analyze(run: dict) -> dict:
             totals["iterations"] += row["iterations"]
         row["ops_per_s"] = row["ops"] / duration if duration else None
         counters = pinfo.get("counters") if isinstance(pinfo.get("counters"), dict) else {}
-        row["perf"] = {ev: counters.get(ev, NOT_SUPPORTED if perf else NOT_RECORDED) for ev in EVENT_NAMES}
+        row["perf"] = {ev: counters.get(ev, _missing_perf(perf, ev)) for ev in EVENT_NAMES}
         tc = counters.get("task_clock_ns")
         row["cpu_util"] = tc / 1e9 / duration if _num(tc) and duration else None
         cyc, ins = counters.get("cycles"), counters.get("instructions")
@@ -196,12 +215,18 @@ def analyze(run: dict) -> dict:
     if isinstance(n_viol, list):
         n_viol = len(n_viol)
     if not _num(n_viol):
-        n_viol = len(run["violations"])
+        # no summary: the events give at least the violations recorded in
+        # full and the last stat line's count (the engine counts them all)
+        counted = [s["violations"] for s in samples if _num(s.get("violations"))]
+        n_viol = max([len(run["violations"])] + counted)
+    verdict = _find(summary, "verdict", *nests)
+    if not run.get("has_summary", True) or not verdict:
+        verdict = rebuilt_verdict(run, n_viol)
 
     return {
         "run": {
             "dir": run["dir"], "name": run["name"],
-            "verdict": _find(summary, "verdict", *nests) or NOT_RECORDED,
+            "verdict": verdict, "killed": bool(run.get("killed")),
             "mode": config.get("mode", NOT_RECORDED), "mutant": config.get("mutant"),
             "seed": _find(summary, "seed", *nests) if _find(summary, "seed", *nests) is not None
             else config.get("seed"),
@@ -211,6 +236,7 @@ def analyze(run: dict) -> dict:
             "violations": n_viol, "violations_by_invariant": by_inv,
             "stats_source": run["stats_source"], "samples": len(samples),
         },
+        "problems": list(run.get("problems") or []),
         "threads": threads,
         "totals": totals,
         "global": stats.get("global") or NOT_RECORDED,

@@ -29,25 +29,33 @@ def _find(d: dict | None, key: str, *nests: str) -> Any:
 
 def load_run(run_dir: str | os.PathLike) -> dict:
     """Everything the report needs from a run folder, tolerant of a run that
-    is still being written (a partial last line) or was cut short."""
+    is still being written (a partial last line) or was cut short.  What
+    could not be read is listed, per file, under "problems"; a folder with
+    nothing usable left raises ReportError."""
     d = Path(run_dir)
     if not d.is_dir():
-        raise ReportError(f"{d}: not a run folder (no such directory)")
-    try:
-        config = runfolder.read_config_dict(d)
-        summary = runfolder.read_summary_dict(d)
-    except runfolder.UnreadableRecord as e:
-        raise ReportError(str(e)) from None
+        what = "a file, not a folder" if d.exists() else "no such directory"
+        raise ReportError(f"{d}: not a run folder ({what})")
+    config, p_config = runfolder.inspect_json(d, runfolder.CONFIG_FILE)
+    summary, p_summary = runfolder.inspect_json(d, runfolder.SUMMARY_FILE)
+    events, p_events = runfolder.inspect_events(d)
+    problems = [p for p in (p_config, p_summary) if p] + p_events
     samples: list[dict] = []
     violations: list[dict] = []
-    for ev in runfolder.read_events(d, raise_errors=True):
+    kinds = set()
+    for ev in events:
         kind = ev.get("type")
+        kinds.add(kind)
         if kind == "stat":
             samples.append({k: v for k, v in ev.items() if k != "type"})
         elif kind == "violation":
             violations.append({k: v for k, v in ev.items() if k != "type"})
-    if config is None and summary is None and not samples:
+    if sum(p.endswith(": missing") for p in problems) == 3:
         raise ReportError(f"{d}: {runfolder.NOT_A_RUN}")
+    if summary is None and not samples and not violations:
+        raise ReportError(f"{d}: nothing usable to report on: " + "; ".join(problems))
+    # a run killed before it wrote summary.json: the verdict from its events
+    killed = summary is None and bool(events) and "end" not in kinds
     nests = ("result",)
     # a complete timeline in the summary (if the soak stores one) beats the stat lines
     s_samples = _find(summary, "samples", *nests)
@@ -80,7 +88,8 @@ def load_run(run_dir: str | os.PathLike) -> dict:
         violations = [v for v in s_viol if isinstance(v, dict)]
     return {"dir": str(d), "name": d.resolve().name, "config": config or {}, "summary": summary or {},
             "samples": samples, "violations": violations, "stats": stats, "stats_source": stats_source,
-            "perf": perf, "threads": threads}
+            "perf": perf, "threads": threads, "problems": problems, "killed": killed,
+            "has_summary": summary is not None}
 
 
 def _clean_samples(samples: list[dict]) -> list[dict]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..perfcounters import EVENT_NAMES
+from ..perfcounters import EVENT_NAMES, NOT_SUPPORTED
+from ..words import new_table
 from .analysis import NOT_RECORDED, _num
 from .plots import _title, _us_label
 
@@ -72,7 +73,7 @@ def _summary_rows(rep: dict) -> list[tuple[str, str]]:
         ("context switches (perf: run threads)",
          _fmt((rep["perf"].get("totals") or {}).get("context_switches", NOT_RECORDED))),
         ("counters from", r["stats_source"]),
-    ]
+    ] + [("could not read", pr) for pr in rep.get("problems") or []]
 
 
 _ID_COLS = [("cpu", "cpu", ""), ("role", "role", ""), ("tid", "native_id", "raw")]
@@ -126,21 +127,34 @@ def _perf_support_rows(rep: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _missing_caption(rep: dict, missing: list[str]) -> str | None:
+    """Which perf events have no figure, and why: not supported here, or
+    not recorded (a run killed before its final sample)."""
+    if not missing:
+        return None
+    support = rep["perf"].get("support") or {}
+    unsupported = [ev for ev in missing if str(support.get(ev, "")).startswith(NOT_SUPPORTED)]
+    unrecorded = [ev for ev in missing if ev not in unsupported]
+    parts = []
+    if unsupported:
+        parts.append("not supported here: " + ", ".join(unsupported))
+    if unrecorded:
+        parts.append(f"{NOT_RECORDED}: " + ", ".join(unrecorded))
+    return "; ".join(parts)
+
+
 def render_terminal(rep: dict, console=None) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
     console = console or Console()
-    t = Table(title=f"memcg-stress report: {_title(rep)}", show_header=False, title_justify="left")
+    t = new_table(f"memcg-stress report: {_title(rep)}", show_header=False)
     t.add_column("what", style="bold")
     t.add_column("value")
     for k, v in _summary_rows(rep):
         t.add_row(k, v)
     console.print(t)
-    th = Table(title="Per-thread model counters", title_justify="left", box=box.SIMPLE_HEAD,
-               caption="rfree: frees of objects other threads sent; pg+/pg-: slab pages allocated/freed; "
-                       "fallbk: allocations from the root cache", caption_justify="left",
-               pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    th = new_table("Per-thread model counters",
+                   caption="rfree: frees of objects other threads sent; pg+/pg-: slab pages allocated/freed; "
+                           "fallbk: allocations from the root cache")
     ids = _ID_COLS[:2]
     cols = [c for c in _THREAD_COLS if c[1] != "delays"]      # in report.md and report.json
     for label, _, _ in ids + cols:
@@ -151,16 +165,13 @@ def render_terminal(rep: dict, console=None) -> None:
         th.add_row(*[_thread_cell(row, k, kind or "short") for _, k, kind in ids + cols])
     console.print(th)
     cols, missing = _perf_cols(rep)
-    ph = Table(title="Per-thread perf_event counters", title_justify="left", box=box.SIMPLE_HEAD,
-               pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False,
-               caption=("not supported here: " + ", ".join(missing)) if missing else None,
-               caption_justify="left")
+    ph = new_table("Per-thread perf_event counters", caption=_missing_caption(rep, missing))
     for label, _, _ in _ID_COLS + cols:
         ph.add_column(label, justify="left" if label == "role" else "right")
     for row in rep["threads"]:
         ph.add_row(*[_thread_cell(row, k, kind) for _, k, kind in _ID_COLS + cols])
     console.print(ph)
-    pt = Table(title="perf_event counters (per-thread, summed)", title_justify="left")
+    pt = new_table("perf_event counters (per-thread, summed)")
     pt.add_column("event")
     pt.add_column("status")
     pt.add_column("total", justify="right")

@@ -156,6 +156,7 @@ def write_comparison(dir_a: str | os.PathLike, dir_b: str | os.PathLike,
     js_path = out_dir / "compare.json"
     result = {
         "runs": [{"name": r["run"]["name"], "dir": r["run"]["dir"], "run": r["run"], "memcgs": r["memcgs"],
+                  "problems": r.get("problems") or [],
                   "global": r["global"], "grace_periods": {k: v for k, v in r["grace_periods"].items()
                                                            if k != "histogram_us_log2"},
                   "checkpoints": r["checkpoints"], "process": r["process"],
@@ -169,8 +170,8 @@ def write_comparison(dir_a: str | os.PathLike, dir_b: str | os.PathLike,
     _write_text(md_path, "\n".join(md))
     _write_json(js_path, result)
     if console is not None:
-        from rich.table import Table
-        t = Table(title=f"memcg-stress comparison: A = {names[0]}, B = {names[1]}", title_justify="left")
+        from ..words import new_table
+        t = new_table(f"memcg-stress comparison: A = {names[0]}, B = {names[1]}")
         t.add_column("")
         t.add_column(names[0], justify="right")
         t.add_column(names[1], justify="right")

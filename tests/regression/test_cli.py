@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,7 +76,9 @@ def test_clean_soak(clean_run):
                for e in stats)
     # the seed is printed at the start, plain stat lines (stdout is not a terminal)
     assert f"seed {config['seed']}" in p.stdout.splitlines()[0]
-    assert "ops/s:" in p.stdout and "dying:" in p.stdout and "rss:" in p.stdout
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("t ")]
+    assert lines and all(" dying " in ln and " rss " in ln and "/s memcgs " in ln for ln in lines), p.stdout
+    assert all(len(ln) <= 80 for ln in lines), lines          # the short form fits 80 columns
     assert all({"rss", "slab_pages", "rcu_pending", "objects_in_flight"} <= set(e) for e in stats)
     assert "\x1b[" not in p.stdout                 # no progress bar escape codes in a pipe
     assert summary["duration_s"] >= 2.0 and not summary["hung"] and not summary["interrupted"]   # ran its time, ended by itself
@@ -177,9 +180,8 @@ def _regular_file_parent(tmp: Path) -> str:
 
 BAD = [
     # (id, args (callables get tmp_path), words the one error line must hold)
-    ("workers-zero", ["--workers", "0"], ["workers", "1 to"]),
-    ("workers-negative", ["--workers", "-3"], ["workers", "1 to"]),
-    ("workers-absurd", ["--workers", str(10**6)], ["workers", "1 to"]),
+    ("workers-negative", ["--workers", "-3"], ["workers", "0 (one per core) to"]),
+    ("workers-absurd", ["--workers", str(10**6)], ["workers", "0 (one per core) to"]),
     ("workers-text", ["--workers", "many"], ["workers", "whole number"]),
     ("duration-text", ["--duration", "abc"], ["duration", "30s"]),
     ("duration-negative", ["--duration", "-5s"], ["duration", "30s"]),
@@ -197,6 +199,10 @@ BAD = [
     ("toml-bad-value", ["--config", _file("val.toml", 'mode = "fancy"\n')], ["val.toml", "mode"]),
     ("toml-missing", ["--config", "missing.toml"], ["missing.toml"]),
     ("out-under-file", ["--out", _regular_file_parent], ["out", "cannot create"]),
+    ("abbreviated-option", ["--dur", "2s"], ["unrecognized", "--dur"]),
+    ("json-folder", ["--json", "."], ["json", "is a folder"]),
+    ("json-under-file", ["--json", _regular_file_parent], ["json", "cannot write"]),
+    ("json-no-folder", ["--json", "no/such/folder.json"], ["json", "no folder"]),
 ]
 
 
@@ -208,29 +214,53 @@ def test_bad_input_exits_2(tmp_path, args, words):
     assert "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
-    assert lines[0].startswith("memcg-stress: error: ")
+    assert lines[0].startswith("memcg-stress: error: soak: ")       # one prefix, naming the command
     for w in words:
         assert w in lines[0], (w, lines[0])
     assert not (tmp_path / "results").exists()      # nothing ran
 
 
-@pytest.mark.parametrize("argv,words", [
-    ([], ["choose a command"]),
-    (["explode"], ["invalid choice", "soak"]),
-    (["replay"], ["DIR"]),
-    (["replay", "no-such-folder"], ["no-such-folder", "not a run folder"]),
-    (["bench", "--base", "no-such-tree"], ["--base no-such-tree", "no stresscore/"]),
-    (["bench", "--base", "."], ["--base .", "no stresscore/"]),
-], ids=["no-command", "unknown-command", "replay-no-dir", "replay-bad-dir", "bench-base-missing",
-        "bench-base-not-a-checkout"])
+def _seedless_run(tmp: Path) -> str:
+    (tmp / "seedless").mkdir()
+    (tmp / "seedless" / "config.json").write_text(json.dumps({"duration": 1.0, "workers": 1}))
+    return "seedless"
+
+
+BAD_USAGE = [
+    ("no-command", [], ["choose a command"]),
+    ("unknown-command", ["explode"], ["invalid choice", "soak"]),
+    ("replay-no-dir", ["replay"], ["DIR"]),
+    ("replay-bad-dir", ["replay", "no-such-folder"], ["no-such-folder", "not a run folder"]),
+    ("replay-a-file", ["replay", _file("notes.txt", "x\n")], ["notes.txt", "is a file, not a run folder"]),
+    ("replay-no-seed", ["replay", _seedless_run], ["records no seed"]),
+    ("bench-base-missing", ["bench", "--base", "no-such-tree"], ["--base no-such-tree", "no stresscore/"]),
+    ("bench-base-not-a-checkout", ["bench", "--base", "."], ["--base .", "no stresscore/"]),
+    ("bench-json-folder", ["bench", "--quick", "--json", "."], ["bench: json", "is a folder"]),
+    ("bench-unknown", ["bench", "--quick", "--only", "nope"], ["bench: --only", "unknown benchmark"]),
+    ("mutants-json-folder", ["mutants", "--json", "."], ["mutants: --json", "is a folder"]),
+    ("mutants-json-read-only", ["mutants", "--json", _regular_file_parent], ["mutants: --json", "cannot write"]),
+    ("mutants-seeds", ["mutants", "--seeds", "many"], ["mutants: --seeds", "whole number"]),
+    ("mutants-budget", ["mutants", "--budget", "soon"], ["mutants: --budget"]),
+    ("mutants-workers", ["mutants", "--workers", "-1"], ["mutants", "workers"]),
+    ("mutants-abbreviated", ["mutants", "--bud", "1"], ["mutants", "unrecognized", "--bud"]),
+    ("report-json-folder", ["report", "x", "--json", "."], ["report: json", "is a folder"]),
+    ("list-nothing", ["list"], ["WHAT"]),
+    ("list-unknown", ["list", "colours"], ["invalid choice", "mutants"]),
+]
+
+
+@pytest.mark.parametrize("argv,words", [(a, w) for _, a, w in BAD_USAGE], ids=[i for i, _, _ in BAD_USAGE])
 def test_bad_usage_exits_2(tmp_path, argv, words):
+    argv = [a(tmp_path) if callable(a) else a for a in argv]
     p = cli(*argv, cwd=tmp_path, timeout=30)
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert "Traceback" not in p.stderr
     err = [ln for ln in p.stderr.splitlines() if ln.startswith("memcg-stress: error: ")]
     assert len(err) == 1, p.stderr
+    if argv and argv[0] in ("soak", "replay", "bench", "mutants", "report", "list"):
+        assert err[0].startswith(f"memcg-stress: error: {argv[0]}: "), err[0]
     for w in words:
-        assert w in err[0]
+        assert w in err[0], (w, err[0])
 
 
 def test_help_exits_0(tmp_path):
@@ -304,3 +334,136 @@ def test_runfolder_api(tmp_path):
     (tmp_path / "c" / "config.json").write_text('{"wrokers": 1}')
     with pytest.raises(ConfigError, match="wrokers"):
         load_config(tmp_path / "c")
+
+
+# ------------------------------------------------------- JSON on stdout --
+
+def test_soak_json_on_stdout(tmp_path):
+    p = cli("soak", "--duration", "1s", "--workers", "1", "--seed", "3", "--stat-interval", "0.3s",
+            "--out", tmp_path / "run", "--no-report", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)                       # one JSON document, nothing else
+    assert doc == json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert doc["verdict"] == "clean" and doc["seed"] == 3
+    assert "seed 3" in p.stderr and "\nt " in p.stderr     # the human output went to stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_replay_report_and_list_json_on_stdout(clean_run, tmp_path):
+    _, out, _ = clean_run
+    p = cli("replay", out, "--duration", "0.5s", "--out", tmp_path / "re", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["original"]["verdict"] == "clean" and [r["outcome"] for r in doc["runs"]] == ["clean"]
+    assert "reruns clean" in p.stderr
+    p = cli("report", out, "--out", tmp_path / "rep", "--no-plots", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["run"]["verdict"] == "clean" and "memcg-stress report" in p.stderr
+    for what, key in (("mutants", "no-flush-on-free"), ("presets", "tough"), ("delays", "reparent_swap")):
+        p = cli("list", what, "--json", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert key in [x["name"] for x in json.loads(p.stdout)[what]]
+        p = cli("list", what, cwd=tmp_path)
+        assert p.returncode == 0 and key in p.stdout and max(map(len, p.stdout.splitlines())) <= 80
+
+
+def test_mutants_json_on_stdout_and_quiet(tmp_path):
+    p = cli("mutants", "--only", "no-flush-on-free", "--no-correct", "--seeds", "1", "--budget", "5s",
+            "--quiet", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["ok"] and [r["name"] for r in doc["mutants"]] == ["no-flush-on-free"]
+    assert "detection matrix" not in p.stderr and "every expected mutant caught" in p.stderr
+
+
+def test_bench_json_on_stdout(tmp_path):
+    p = cli("bench", "--quick", "--only", "rcu_read_pair_ns", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["rcu_read_pair_ns"] > 0 and "memcg-stress bench" in p.stderr
+
+
+# ------------------------------------------------- violations in words --
+
+def test_stop_on_violation_shows_one_in_words(tmp_path):
+    out = tmp_path / "run"
+    p = cli("soak", "--mutant", "no-flush-on-free", "--duration", "20s", "--workers", WORKERS, "--out", out,
+            "--no-report", cwd=tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    shown = [ln for ln in p.stdout.splitlines() if ln.startswith("VIOLATION [")]
+    assert len(shown) == 1, p.stdout
+    assert "flight recorder" in p.stdout and not re.search(r"\ba=-?\d+ b=-?\d+", p.stdout)
+    summary = json.loads((out / "summary.json").read_text())
+    if summary["violations"] > 1:
+        assert re.search(r"^and [\d,]+ more violations? found with it \(", p.stdout, re.M), p.stdout
+    events = [e for e in read_events(out) if e["type"] == "violation"]
+    assert len(events) == min(summary["violations"], 32)      # every one recorded in events.jsonl
+    # states by the kernel's names, not numbers
+    msgs = [e["message"] for e in events]
+    assert not any(re.search(r"\bstate \d|kmem_state|dying \d|deactivated \d", m) for m in msgs), msgs
+    assert any(re.search(r"memcg \d+ \((online|offline|released), kmem (NONE|ALLOCATED|ONLINE), .*"
+                         r"(parent \d+|no parent: the root)\)", m) for m in msgs), msgs
+
+
+# ------------------------------------------------------ damaged folders --
+
+def _report(tmp_path, folder) -> subprocess.CompletedProcess:
+    return cli("report", folder, "--out", tmp_path / "rep", "--no-plots", "-q", cwd=tmp_path)
+
+
+@pytest.mark.parametrize("files,words", [
+    ({"summary.json": "[1, 2]"}, ["summary.json: not a JSON object"]),
+    ({"events.jsonl": ""}, ["events.jsonl: empty"]),
+    ({"events.jsonl": "garbage\n{not json\n"}, ["events.jsonl: 2 lines not a JSON object"]),
+    ({"events.jsonl": '{"type": "stat", "t": 1'}, ["events.jsonl: the last line is cut short"]),
+    ({"config.json": "{}"}, ["summary.json: missing", "events.jsonl: missing"]),
+], ids=["summary-not-object", "events-empty", "events-garbage", "events-truncated", "config-only"])
+def test_report_with_nothing_usable_exits_2(tmp_path, files, words):
+    d = tmp_path / "run"
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text)
+    p = _report(tmp_path, d)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    (line,) = p.stderr.strip().splitlines()
+    assert line.startswith("memcg-stress: error: report: ") and "nothing usable" in line
+    for w in words:
+        assert w in line, (w, line)
+
+
+def test_report_of_a_killed_run_with_violations(tmp_path):
+    """A run SIGKILLed mid-way: config.json, events without an end, a torn
+    last line; the last stat line counted more violations than were
+    recorded in full."""
+    d = tmp_path / "killed"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"mode": "reparent", "workers": 2, "seed": 5, "duration": 30}))
+    evs = [{"type": "start", "t": 0.0, "seed": 5},
+           {"type": "stat", "t": 1.0, "ops": 1000, "per_thread_ops": [500, 500], "memcgs_dying": 1,
+            "violations": 0},
+           *({"type": "violation", "t": 1.5, "invariant": "stats", "message": "m"} for _ in range(32)),
+           {"type": "stat", "t": 2.0, "ops": 2000, "per_thread_ops": [1000, 1000], "memcgs_dying": 2,
+            "violations": 420}]
+    (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evs) + '{"type": "st')
+    p = cli("report", d, "--out", tmp_path / "rep", "--no-plots", "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["run"]["killed"] and rep["run"]["violations"] == 420
+    assert rep["run"]["verdict"] == "violation (killed: no summary.json, rebuilt from events.jsonl)"
+    warnings = [ln for ln in p.stderr.splitlines() if ln.startswith("memcg-stress: warning: report: ")]
+    assert any("summary.json: missing" in w for w in warnings)
+    assert any("events.jsonl: the last line is cut short" in w for w in warnings)
+    perf_values = {v for t in rep["threads"] for v in t["perf"].values()}
+    assert perf_values == {"not recorded"}, perf_values        # not "not supported"
+    p = cli("report", d, "--out", tmp_path / "rep2", "--no-plots", cwd=tmp_path)
+    assert "not supported" not in p.stdout and "not recorded" in p.stdout
+
+
+def test_report_without_config(clean_run, tmp_path):
+    _, out, _ = clean_run
+    d = tmp_path / "noconfig"
+    d.mkdir()
+    for name in ("summary.json", "events.jsonl"):
+        (d / name).write_bytes((out / name).read_bytes())
+    p = _report(tmp_path, d)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip() == f"memcg-stress: warning: report: {d}: config.json: missing"

@@ -175,7 +175,11 @@ def test_report_of_a_killed_run(run, tmp_path):
     assert rep["timeline"]["t"] == [e["t"] for e in stat_lines]
     tp = rep["throughput"]
     assert [sum(x[i] for x in tp["per_thread_delta_ops"]) for i in range(2)] == stat_lines[-1]["per_thread_ops"]
-    assert rep["run"]["verdict"] == report.NOT_RECORDED and rep["run"]["mode"] == "reparent"
+    # killed before its summary: said so, the verdict rebuilt from the events
+    assert rep["run"]["killed"] and rep["run"]["mode"] == "reparent"
+    assert rep["run"]["verdict"].endswith("(killed: no summary.json, rebuilt from events.jsonl)")
+    assert rep["run"]["verdict"].startswith("violation" if r.violations else "no violation recorded")
+    assert "summary.json: missing" in rep["problems"]
     for fn in report.PLOTS.values():
         _check_png(tmp_path / fn)
 
