@@ -350,7 +350,7 @@ def test_soak_json_on_stdout(tmp_path):
 
 
 def test_replay_report_and_list_json_on_stdout(clean_run, tmp_path):
-    _, out, _ = clean_run
+    _, out = clean_run
     p = cli("replay", out, "--duration", "0.5s", "--out", tmp_path / "re", "--json", "-", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
@@ -459,7 +459,7 @@ def test_report_of_a_killed_run_with_violations(tmp_path):
 
 
 def test_report_without_config(clean_run, tmp_path):
-    _, out, _ = clean_run
+    _, out = clean_run
     d = tmp_path / "noconfig"
     d.mkdir()
     for name in ("summary.json", "events.jsonl"):
