@@ -148,6 +148,13 @@ cdef inline bint css_tryget_online(mem_cgroup *m) noexcept nogil:
 # css_free_rwork_fn in kernel/cgroup/cgroup.c; mem_cgroup_css_free and
 # mem_cgroup_alloc in mm/memcontrol.c).
 
+cdef void memcg_free_kmem_check(mem_cgroup *memcg) noexcept nogil:
+    """memcg_free_kmem: WARN_ON(!list_empty(&memcg->kmem_caches))."""
+    if not list_empty(&memcg.kmem_caches):
+        violationf(V_LISTS, memcg.id, 0,
+                   "memcg_free_kmem: memcg %ld is freed with caches on its kmem_caches list",
+                   memcg.id, 0)
+
 cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
     """Work, a grace period after the release: flush the residues, drop the
     reference on the parent, poison and quarantine (mem_cgroup_css_free)."""
@@ -156,6 +163,7 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
     cdef long *p
     cdef int cpu
     memcg_flush_percpu_vmstats(memcg)
+    memcg_free_kmem_check(memcg)
     ms_mutex_lock(&cgroup_mutex)
     if parent != NULL:
         # the checker's ledger, not the kernel's: the local stats that go
@@ -398,6 +406,11 @@ cdef void set_kmemcg_id_subtree(mem_cgroup *m, int old_id, int new_id) noexcept 
     cdef ms_list *n
     if m.kmemcg_id == old_id:
         WRITE_ONCE_I(&m.kmemcg_id, new_id)
+    else:
+        # BUG_ON(child->kmemcg_id != kmemcg_id) in memcg_offline_kmem
+        violationf(V_LISTS, m.id, m.kmemcg_id,
+                   "memcg_offline_kmem: descendant memcg %ld has kmemcg_id %ld, not its offlined ancestor's",
+                   m.id, m.kmemcg_id)
     n = m.children.next
     while n != &m.children:
         set_kmemcg_id_subtree(<mem_cgroup *>n.owner, old_id, new_id)

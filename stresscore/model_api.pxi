@@ -479,6 +479,23 @@ cdef class Model:
             # then slab_mutex (memcg_alloc_cache_id growing the arrays)
             _nest_mutexes(&cgroup_mutex, &slab_mutex)
             _nest_mutexes(&slab_mutex, &cgroup_mutex)
+        elif what == "kmemcg-id-subtree":
+            # a descendant whose kmemcg_id differs from its ancestor's when
+            # that ancestor's id is handed over
+            m = workers[0].memcg
+            if m.parent == NULL or m.parent == root_mem_cgroup:
+                raise RuntimeError("worker 0 must be in a memcg below a non-root memcg")
+            i = m.kmemcg_id
+            m.kmemcg_id = i + 100
+            set_kmemcg_id_subtree(m.parent, m.parent.kmemcg_id, m.parent.kmemcg_id)
+            m.kmemcg_id = i
+        elif what == "shutdown-busy":
+            # the shutdown work of a child cache that still has pages
+            c = self._any_child_cache()
+            kmemcg_shutdown_workfn(&c.shutdown_work)
+        elif what == "free-with-caches":
+            # memcg_free_kmem's test on a memcg whose kmem_caches is not empty
+            memcg_free_kmem_check(workers[0].memcg)
         elif what == "local-stats":
             per_cpu_ptr_L(root_mem_cgroup.pcpu, self.sys_cpu)[2] += 1
         else:

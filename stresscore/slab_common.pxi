@@ -243,8 +243,11 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
     ms_mutex_lock(&slab_mutex)
-    if cache_ok(s, 2):
-        shutdown_cache(s)
+    if cache_ok(s, 2) and shutdown_cache(s) != 0:
+        # kmemcg_cache_shutdown_fn: WARN_ON(shutdown_cache(s))
+        violationf(V_LEAK, s.id, 0,
+                   "kmemcg_cache_shutdown_fn: child cache %ld still has slab pages at its shutdown",
+                   s.id, 0)
     ms_mutex_unlock(&slab_mutex)
 
 cdef int shutdown_cache(kmem_cache *s) noexcept nogil:

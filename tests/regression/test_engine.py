@@ -49,6 +49,9 @@ CORRUPTIONS = [
     ("write-after-free", "write-after-free"),
     ("rcu-lockdep", "rcu-lockdep"),
     ("lock-order", "lock-order"),
+    ("kmemcg-id-subtree", "lists"),
+    ("shutdown-busy", "leak"),
+    ("free-with-caches", "lists"),
 ]
 
 
