@@ -422,12 +422,7 @@ cdef class Model:
             worker_alloc(&workers[0], c.root)
         elif what == "double-release":
             # free a cgroup all the way, then release its struct again
-            if list_empty(&memcg_quarantine):
-                self.rmdir(self.mkdir(0))
-                self.settle()
-            _as_cpu(self.sys_cpu)
-            if list_empty(&memcg_quarantine):
-                raise RuntimeError("no freed memcg in the quarantine")
+            self._freed_memcg()
             quarantine_put(memcg_quarantine.prev, &memcg_quarantine, &nr_memcg_quarantine)
         elif what == "cpu-freelist-count":
             # one more object than the cpu freelist holds (worker 0's slab)
@@ -460,13 +455,7 @@ cdef class Model:
             roots[0].memcg_caches.entries[mm.kmemcg_id] = c
         elif what == "write-after-free":
             # a write into the limit of a freed (quarantined) memcg
-            if list_empty(&memcg_quarantine):
-                self.rmdir(self.mkdir(0))
-                self.settle()
-            _as_cpu(self.sys_cpu)
-            if list_empty(&memcg_quarantine):
-                raise RuntimeError("no freed memcg in the quarantine")
-            m = <mem_cgroup *>memcg_quarantine.prev.owner
+            m = self._freed_memcg()
             WRITE_ONCE_L(&m.limit, 12345)
         elif what == "rcu-lockdep":
             # cache->memcg read outside a read section and slab_mutex, as
@@ -500,6 +489,16 @@ cdef class Model:
             per_cpu_ptr_L(root_mem_cgroup.pcpu, self.sys_cpu)[2] += 1
         else:
             raise ValueError(f"unknown corruption {what!r}")
+
+    cdef mem_cgroup *_freed_memcg(self) except NULL:
+        """The last memcg put in quarantine (one is freed first if none is)."""
+        if list_empty(&memcg_quarantine):
+            self.rmdir(self.mkdir(0))
+            self.settle()
+        _as_cpu(self.sys_cpu)
+        if list_empty(&memcg_quarantine):
+            raise RuntimeError("no freed memcg in the quarantine")
+        return <mem_cgroup *>memcg_quarantine.prev.owner
 
     cdef long *_frozen_slot(self, int cpu) except NULL:
         """The cpu slot of the first cache in which `cpu` has a slab."""
