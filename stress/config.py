@@ -111,6 +111,10 @@ class Config:
     delays: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_DELAYS))
     stop_on_violation: bool = True
     stat_interval: float = 1.0
+    # stall bounds, seconds (0: off): a grace period, a queued work, an offline
+    stall_gp: float = 5.0
+    stall_work: float = 5.0
+    stall_offline: float = 20.0
 
     def __post_init__(self):
         # the spellings a TOML file and the command line take: durations
@@ -149,7 +153,7 @@ class Config:
             bad("controller-weights", "five weights >= 0: mkdir rmdir migrate module limit")
         if not 1 <= len(self.root_weights) <= 16 or any(w < 0 for w in self.root_weights) or sum(self.root_weights) <= 0:
             bad("root-weights", "1 to 16 weights >= 0, not all zero")
-        for name in ("checkpoint_interval", "stat_interval"):
+        for name in ("checkpoint_interval", "stat_interval", "stall_gp", "stall_work", "stall_offline"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0 or v > 3600:
                 bad(name.replace("_", "-"), f"must be from 0 to 3600 seconds, got {v!r}")

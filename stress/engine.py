@@ -122,6 +122,7 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     n = native["workers"]
     proc = psutil.Process(os.getpid())
     _core.engine_setup(native)
+    _core.stall_setup(config.stall_gp, config.stall_work, config.stall_offline)
     threads = [threading.Thread(target=_core.engine_thread, args=(cpu,), daemon=True,
                                 name=f"memcg-stress-{cpu}") for cpu in range(n + 3)]
     t0 = time.monotonic()
@@ -141,6 +142,7 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     while True:
         tick.wait(poll)
         now = time.monotonic()
+        _core.stall_poll()
         nv = _core.violation_count()
         if nv > seen:
             if first_violation is None:

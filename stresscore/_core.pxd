@@ -14,7 +14,7 @@ read.  The C declarations (primitives, mutant table, C library) are in
 primitives.pxd.
 """
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset, memcpy, strncpy
+from libc.string cimport memset, memcpy, memcmp, strncpy
 from libc.stdio cimport snprintf
 from stresscore.primitives cimport *
 
@@ -95,6 +95,10 @@ cdef struct mem_cgroup:
     long ck_resid[2]
     long ck_nsub
     long ck_holders
+    long ck_local[2]            # checker scratch: local stats of the subtree
+    long local_lost[2]          # cgroup_mutex: local stats of freed descendants, folded in at their free (checker ledger)
+    unsigned long long offline_ns   # rmdir time while the offline is pending (stall check); 0 otherwise
+    char *q_shadow              # quarantine_lock: the image at free, verified at reuse (write-after-free)
     char _pad0[64]
     long memory                 # page counter usage: lock-free atomic, hot
     char _pad1[64]
@@ -109,6 +113,7 @@ cdef struct memcg_cache_array:
     rcu_head rcu
     ms_list quarantine_node
     kmem_cache **entries        # READ_ONCE by readers under RCU; written under slab_mutex
+    char *q_shadow              # quarantine_lock: the image at free (struct, then entries)
 
 cdef struct kmem_cache:
     long magic
@@ -144,6 +149,7 @@ cdef struct kmem_cache:
     work_struct deact_work
     work_struct shutdown_work
     ms_list quarantine_node
+    char *q_shadow              # quarantine_lock: the image at free, verified at reuse
     # ---- slab pages (both kinds) ----
     ms_spinlock list_lock
     ms_list pages               # list_lock: every live page, RCU-pending ones included
@@ -172,6 +178,8 @@ cdef struct ms_page:
     ms_page *pool_next          # per-thread page pool
     long ck_free                # checker scratch: objects on the freezing cpu's freelist...
     long ck_epoch               # ...valid when this equals the checker's epoch
+    mem_cgroup *charged         # stable: the memcg memcg_charge_slab charged (child caches), for the ownership check
+    long charged_id             # its id (the struct may be freed and reused)
     ms_object objs[PAGE_OBJS]
 
 # ---------------------------------------------------------------------------
@@ -182,6 +190,12 @@ cdef struct ms_page:
 cdef int memcg_update_all_caches(int num_memcgs) noexcept nogil          # [slab_common] from memcg_alloc_cache_id
 cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) noexcept nogil  # [slab_common] from memcg_offline_kmem
 cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept nogil        # [slab_common] from memcg_kmem_cache_create_func
+
+# memcontrol -> slab_common (RCU lockdep: cache->memcg is written under slab_mutex)
+cdef bint slab_mutex_held() noexcept nogil                               # [slab_common] lockdep_is_held(&slab_mutex)
+
+# memcontrol -> stw (mutant rcu-read-across-sleep waits while the run runs)
+cdef bint run_is_running() noexcept nogil                                # [stw]
 
 # slab_common -> slub
 cdef void flush_all_cpu_slabs(kmem_cache *s) noexcept nogil              # [slub] flush_all, from kmem_cache_destroy

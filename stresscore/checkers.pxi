@@ -17,6 +17,18 @@ cdef long last_underflows = 0
 cdef long checker_epoch = 0
 
 # ---------------------------------------------------------------------------
+# Lock classes of the order graph (locks.h), given after the locks' init
+# (model_init); each cache's list_lock gets LC_LIST_LOCK where it is made.
+
+cdef void lockdep_classes_init() noexcept nogil:
+    lockdep_set_class_mutex(&cgroup_mutex, LC_CGROUP_MUTEX)
+    lockdep_set_class_mutex(&slab_mutex, LC_SLAB_MUTEX)
+    lockdep_set_class_spin(&memcg_kmem_wq_lock, LC_MEMCG_KMEM_WQ_LOCK)
+    lockdep_set_class_spin(&release_lock, LC_RELEASE_LOCK)
+    lockdep_set_class_spin(&quarantine_lock, LC_QUARANTINE_LOCK)
+    lockdep_set_class_spin(&page_pool_lock, LC_PAGE_POOL_LOCK)
+
+# ---------------------------------------------------------------------------
 # The checkers.  World stopped (or single-threaded).
 
 cdef inline void fmt_memcg(char *buf, int n, mem_cgroup *m) noexcept nogil:
@@ -36,27 +48,82 @@ cdef inline void fmt_cache(char *buf, int n, kmem_cache *c) noexcept nogil:
              ", deactivated" if c.deactivated else "", ", shut down" if c.shut_down else "",
              c.nr_pages)
 
+cdef long walk_freelist(ms_object *o, ms_page *page, long limit, const char *what, long cache_id) noexcept nogil:
+    """Length of a freelist (cpu freelist or free_remote) of one page, each
+    object checked free and of that page; -1 after reporting a bad list."""
+    cdef long k = 0
+    cdef char buf[VMSG]
+    while o != NULL:
+        if k >= limit or o.page != page or o.state != OBJ_FREE:
+            snprintf(buf, VMSG, "%s of a slab page of cache %ld: object %lx %s (state %lx) after %ld objects",
+                     what, cache_id, <long>o,
+                     "is past the page's object count (a cycle?)" if k >= limit else
+                     ("belongs to another page" if o.page != page else "is not free"), o.state, k)
+            report_violation(V_OBJECTS, cache_id, k, buf)
+            return -1
+        k += 1
+        o = o.next_free
+    return k
+
+cdef bint page_owner_ok(ms_page *page, mem_cgroup *c) noexcept nogil:
+    """Checker 3, ownership: the memcg a page was charged to lies under its
+    cache's memcg (the cache was reparented up from it), or is its cache's
+    memcg's first online ancestor (the charge walked up past memcgs that
+    were already offline, which they stay).  A charged memcg since freed
+    was reparented from: nothing left to compare."""
+    cdef mem_cgroup *p = page.charged
+    cdef mem_cgroup *a
+    if p == NULL or p.magic != MEMCG_MAGIC or p.id != page.charged_id:
+        return True
+    a = p
+    while a != NULL:
+        if a == c:
+            return True
+        a = a.parent
+    a = c
+    while a != NULL and a != p:
+        if a.state == MEMCG_ONLINE:
+            return False
+        a = a.parent
+    return a == p
+
 cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept nogil:
     """Ground truth of one cache: its pages, their objects and charges.
     Returns the number of allocated objects found: counted object by object
-    in a full check, else taken from each page's inuse word (which the full
-    checks verify against the objects)."""
+    in a full check, else taken from each page's inuse word less its cpu
+    freelist count (slot[2]), both of which the full checks verify against
+    the objects, the walked cpu freelists and the free_remote lists."""
     cdef ms_list *n
     cdef ms_page *page
     cdef int cpu, i, typ = stat_idx(s)
     cdef long *slot
     cdef long nr = 1 << s.order
-    cdef long alloc, total = 0, npages = 0, inuse, expect, refs, bad = 0
+    cdef long alloc, total = 0, npages = 0, inuse, expect, refs, bad = 0, k, remote, cpufree
+    cdef bint bad_owner = False
     cdef mem_cgroup *a
     cdef char buf[VMSG]
     cdef char cb[160]
     # frozen pages: the objects on their cpu's private freelist (one pass
-    # over the cpu slots, tagged with the epoch, instead of a reset pass)
+    # over the cpu slots, tagged with the epoch, instead of a reset pass);
+    # a full check walks each freelist and verifies its count
     for cpu in range(ms_nr_cpu_ids):
         slot = per_cpu_ptr_L(s.cpu_slab, cpu)
         if slot[0] != 0:
-            (<ms_page *>slot[0]).ck_free = slot[2]
-            (<ms_page *>slot[0]).ck_epoch = checker_epoch
+            page = <ms_page *>slot[0]
+            page.ck_free = slot[2]
+            page.ck_epoch = checker_epoch
+            if full:
+                k = walk_freelist(<ms_object *>slot[1], page, s.objects, "cpu freelist", s.id)
+                if k >= 0 and k != slot[2]:
+                    snprintf(buf, VMSG, "cpu %d freelist of cache %ld holds %ld objects but its count (slot[2]) says %ld",
+                             cpu, s.id, k, slot[2])
+                    report_violation(V_OBJECTS, s.id, slot[2] - k, buf)
+                if k >= 0:
+                    page.ck_free = k
+        elif full and (slot[1] != 0 or slot[2] != 0):
+            snprintf(buf, VMSG, "cpu %d of cache %ld has no slab but a freelist (%lx, count %ld)",
+                     cpu, s.id, slot[1], slot[2])
+            report_violation(V_OBJECTS, s.id, cpu, buf)
     n = s.pages.next
     while n != &s.pages:
         page = <ms_page *>n.owner
@@ -65,18 +132,26 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
         if page.ck_epoch != checker_epoch:
             page.ck_free = 0
         inuse = page.state >> 1
+        cpufree = page.ck_free if (page.state & 1) else 0
         if full:
             alloc = 0
             for i in range(s.objects):
                 if page.objs[i].state == OBJ_ALLOCATED:
                     alloc += 1
+            remote = walk_freelist(page.free_remote, page, s.objects, "free_remote list", s.id)
+            expect = alloc + cpufree
+            if remote >= 0 and alloc + cpufree + remote != s.objects and not bad:
+                bad = 1
+                snprintf(buf, VMSG, "slab page of cache %ld: %ld objects allocated, %ld on the cpu freelist and %ld on free_remote, of %d",
+                         s.id, alloc, cpufree, remote, s.objects)
+                report_violation(V_OBJECTS, s.id, alloc, buf)
         else:
-            alloc = inuse - (page.ck_free if (page.state & 1) else 0)
-        expect = alloc + (page.ck_free if (page.state & 1) else 0)
-        if (inuse != expect or alloc < 0 or alloc > s.objects) and not bad:
+            alloc = inuse - cpufree
+            expect = inuse
+        if (inuse != expect or alloc < 0 or alloc > s.objects or cpufree < 0 or cpufree > s.objects) and not bad:
             bad = 1
             snprintf(buf, VMSG, "slab page of cache %ld: inuse %ld but %ld objects allocated and %ld on the cpu freelist",
-                     s.id, inuse, alloc, page.ck_free if (page.state & 1) else 0)
+                     s.id, inuse, alloc, cpufree)
             report_violation(V_OBJECTS, s.id, inuse, buf)
         total += alloc
         if not s.is_root:
@@ -85,6 +160,12 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
                 a.ck_charge += nr
                 a.ck_stat[typ] += nr
                 a = a.parent
+            if a == NULL and not bad_owner and not page_owner_ok(page, s.memcg):
+                bad_owner = True
+                snprintf(buf, VMSG, "slab page of cache %ld (memcg %ld) was charged to memcg %ld, "
+                         "which is neither under it nor its first online ancestor",
+                         s.id, s.memcg.id, page.charged_id)
+                report_violation(V_REFS, s.id, page.charged_id, buf)
         n = n.next
     if npages != s.nr_pages:
         snprintf(buf, VMSG, "cache %ld: %ld pages on its list but nr_pages %ld", s.id, npages, s.nr_pages)
@@ -145,8 +226,10 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
     cdef long *p
     cdef char buf[VMSG]
     cdef char mb[200]
-    cdef long nmemcg = 0, nchildcaches = 0
+    cdef long nmemcg = 0, nchildcaches = 0, l0, l1
+    cdef mem_cgroup *id_owner[MEMCG_CACHES_MAX_SIZE]
     checker_epoch += 1
+    memset(id_owner, 0, sizeof(id_owner))
     node_truth[0] = 0
     node_truth[1] = 0
     # scratch reset, residues and subtree sizes
@@ -160,6 +243,8 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         m.ck_resid[1] = 0
         m.ck_nsub = 0
         m.ck_holders = 0
+        m.ck_local[0] = 0
+        m.ck_local[1] = 0
         n = n.next
     n = memcg_all.next
     while n != &memcg_all:
@@ -167,16 +252,27 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         nmemcg += 1
         r0 = 0
         r1 = 0
+        l0 = m.local_lost[0]
+        l1 = m.local_lost[1]
         for cpu in range(ms_nr_cpu_ids):
             p = per_cpu_ptr_L(m.pcpu, cpu)
             r0 += p[0]
             r1 += p[1]
+            l0 += p[2]
+            l1 += p[3]
         a = m
         while a != NULL:
             a.ck_resid[0] += r0
             a.ck_resid[1] += r1
+            a.ck_local[0] += l0
+            a.ck_local[1] += l1
             a.ck_nsub += 1
             a = a.parent
+        # the memcg that owns each kmemcg id: the topmost memcg carrying it
+        # (an offlined memcg's subtree takes its parent's id)
+        if m.kmemcg_id >= 0 and m.kmemcg_id < MEMCG_CACHES_MAX_SIZE and \
+                (m.parent == NULL or m.parent.kmemcg_id != m.kmemcg_id):
+            id_owner[m.kmemcg_id] = m
         # holders that are memcgs themselves
         if m.state == MEMCG_ONLINE:
             m.ck_holders += 1
@@ -266,6 +362,11 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                     snprintf(buf, VMSG, "%s: visible stat[%d] %ld is more than %ld from %ld",
                              mb, t, m.stat[t], bound, m.ck_stat[t])
                     report_violation(V_STATS, m.id, t, buf)
+                if m.ck_local[t] != m.ck_stat[t]:
+                    fmt_memcg(mb, 200, m)
+                    snprintf(buf, VMSG, "%s: local stat[%d] summed over its subtree %ld != %ld live slab pages",
+                             mb, t, m.ck_local[t], m.ck_stat[t])
+                    report_violation(V_STATS, m.id, t, buf)
         if m.memory < 0 and m.state == MEMCG_ONLINE:
             snprintf(buf, VMSG, "memcg %ld: page counter negative (%ld)", m.id, m.memory)
             report_violation(V_CHARGE, m.id, m.memory, buf)
@@ -319,6 +420,17 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                 snprintf(buf, VMSG, "root %d memcg_caches[%ld] names cache %ld that is killed or freed",
                          i, v, c.id)
                 report_violation(V_REFS, c.id, v, buf)
+                continue
+            # entries[id] belongs to the memcg owning id (or to its
+            # reparented ancestor, which holds the owner's caches)
+            m = id_owner[v] if v < MEMCG_CACHES_MAX_SIZE else NULL
+            a = m
+            while a != NULL and a != c.memcg:
+                a = a.parent
+            if a == NULL:
+                snprintf(buf, VMSG, "root %d memcg_caches[%ld] names cache %ld of memcg %ld, but kmemcg id %ld is owned by memcg %ld",
+                         i, v, c.id, c.memcg.id if c.memcg != NULL else -1, v, m.id if m != NULL else -1)
+                report_violation(V_LISTS, c.id, v, buf)
     # 5. objects
     for i in range(MS_MAX_CPUS):
         allocs += ms_threads[i].counters[CNT_ALLOC]
@@ -327,6 +439,9 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         snprintf(buf, VMSG, "objects: %ld allocated - %ld freed = %ld, held by workers %ld, allocated in slab pages %ld",
                  allocs, frees, allocs - frees, held_total, found)
         report_violation(V_OBJECTS, allocs - frees, held_total, buf)
+    # write-after-free: what is in quarantine is as it was freed
+    if full:
+        quarantine_verify_all()
     # inline counters kept by the primitives
     v = READ_ONCE_L(&percpu_ref_underflows)
     if v != last_underflows:
@@ -365,3 +480,119 @@ cdef void checkpoint() noexcept nogil:
         cp_max_ns = dt
     cp_total_ns += dt
     WRITE_ONCE_L(&cp_count, cp_count + 1)
+
+# ---------------------------------------------------------------------------
+# Stalls and hangs (rcutorture's stall checks, the workqueue watchdog): a
+# grace period older than its bound, a queued work not run within its
+# bound, an offline not finished within its bound.  Checked from the run's
+# monitor (stress.engine, every poll), without stopping the world, from
+# what it can read racily: the grace-period count and pending callbacks,
+# the workqueue's consumer end, and, under a cgroup_mutex trylock, each
+# dying memcg's rmdir time.  Each kind is reported once per run, with the
+# locks every thread holds; the flight recorder says what each did last.
+
+cdef enum:
+    ST_GP = 1
+    ST_WORK = 2
+    ST_OFFLINE = 4
+    ST_MUTEX = 8
+
+cdef struct stall_state:
+    long bound_ns[3]                # grace period, work, offline; 0: off
+    unsigned long gp_seen
+    unsigned long long gp_since     # since when no grace period ended with callbacks pending
+    void *wq_tail
+    unsigned long long wq_since     # since when the workqueue's consumer end has not moved, work queued
+    unsigned long long mutex_since  # since when the monitor could not take cgroup_mutex
+    int reported                    # ST_* already reported this run
+
+cdef stall_state stall
+
+cdef void stall_configure(long gp_ns, long work_ns, long offline_ns) noexcept nogil:
+    cdef unsigned long long now = ms_now_ns()
+    stall.bound_ns[0] = gp_ns
+    stall.bound_ns[1] = work_ns
+    stall.bound_ns[2] = offline_ns
+    stall.gp_seen = rcu_gp_count()
+    stall.gp_since = now
+    stall.wq_tail = NULL
+    stall.wq_since = now
+    stall.mutex_since = 0
+    stall.reported = 0
+
+cdef void stall_report(int kind, long age_ns, long bound_ns, const char *what) noexcept nogil:
+    """One stall violation: what stalled, and every thread's held locks."""
+    cdef char buf[VMSG]
+    cdef int len, c, i, n
+    stall.reported |= kind
+    len = snprintf(buf, VMSG, "%s for %ld ms (bound %ld ms); held locks:", what,
+                   age_ns // 1000000, bound_ns // 1000000)
+    for c in range(ms_nr_cpu_ids):
+        n = READ_ONCE_I(&ms_nr_held[c])
+        for i in range(min(n, MS_HELD_MAX)):
+            if len < VMSG - 1:
+                len += snprintf(buf + len, VMSG - len, " cpu %d %s", c,
+                                ms_lock_class_names[ms_held_locks[c][i].cls])
+    if len < VMSG - 1 and len > 0 and buf[len - 1] == c':':
+        snprintf(buf + len, VMSG - len, " none")
+    report_violation(V_STALL, kind, age_ns // 1000000, buf)
+
+cdef int stall_check() noexcept nogil:
+    """One look at the stall conditions; the kinds reported now."""
+    cdef unsigned long long now = ms_now_ns()
+    cdef unsigned long gp = rcu_gp_count()
+    cdef void *tail
+    cdef int before = stall.reported
+    cdef ms_list *n
+    cdef mem_cgroup *m
+    cdef char what[120]
+    # a grace period: callbacks wait and none ended since gp_since
+    if gp != stall.gp_seen or rcu_pending_callbacks() == 0:
+        stall.gp_seen = gp
+        stall.gp_since = now
+    elif stall.bound_ns[0] and not (stall.reported & ST_GP) and \
+            <long>(now - stall.gp_since) > stall.bound_ns[0]:
+        snprintf(what, 120, "grace period not ended (%d callbacks waiting)", rcu_pending_callbacks())
+        stall_report(ST_GP, <long>(now - stall.gp_since), stall.bound_ns[0], what)
+    # a work: queued, and the consumer end did not move
+    tail = READ_ONCE_P(<void **>&workqueue.tail)
+    if mpsc_empty(&workqueue) or tail != stall.wq_tail:
+        stall.wq_tail = tail
+        stall.wq_since = now
+    elif stall.bound_ns[1] and not (stall.reported & ST_WORK) and \
+            <long>(now - stall.wq_since) > stall.bound_ns[1]:
+        stall_report(ST_WORK, <long>(now - stall.wq_since), stall.bound_ns[1],
+                     "queued work not run (memcg_kmem_cache_wq)")
+    # an offline: a removed memcg whose offline has not run
+    if stall.bound_ns[2] == 0 or (stall.reported & ST_OFFLINE):
+        return stall.reported & ~before
+    if ms_mutex_trylock(&cgroup_mutex):
+        stall.mutex_since = 0
+        n = memcg_all.next
+        while n != &memcg_all:
+            m = <mem_cgroup *>n.owner
+            if m.offline_pending and m.offline_ns and <long>(now - m.offline_ns) > stall.bound_ns[2]:
+                snprintf(what, 120, "offline of memcg %ld not finished since its rmdir", m.id)
+                ms_mutex_unlock(&cgroup_mutex)
+                stall_report(ST_OFFLINE, <long>(now - m.offline_ns), stall.bound_ns[2], what)
+                return stall.reported & ~before
+            n = n.next
+        ms_mutex_unlock(&cgroup_mutex)
+    elif stall.mutex_since == 0:
+        stall.mutex_since = now
+    elif not (stall.reported & ST_MUTEX) and <long>(now - stall.mutex_since) > stall.bound_ns[2]:
+        stall_report(ST_MUTEX, <long>(now - stall.mutex_since), stall.bound_ns[2],
+                     "cgroup_mutex not released (offlines cannot run)")
+    return stall.reported & ~before
+
+def stall_setup(double gp_s, double work_s, double offline_s):
+    """Bounds of the stall checks for the next run, in seconds (0: off)."""
+    stall_configure(<long>(gp_s * 1e9), <long>(work_s * 1e9), <long>(offline_s * 1e9))
+
+def stall_poll():
+    """Run the stall checks once (the run's monitor calls it); the number of
+    stalls reported now."""
+    cdef int k
+    with nogil:
+        k = stall_check()
+    return bin(k).count("1")

@@ -170,11 +170,16 @@ cdef enum:
     V_PCPU_OWNER            # inline: a per-cpu slot written by another thread
     V_LOCKDEP               # inline: a lock rule was broken
     V_LEAK                  # end of run: something outlived the drain
+    V_WRITE_AFTER_FREE      # inline and full checkpoints: a quarantined structure changed since its free
+    V_RCU_LOCKDEP           # inline: an RCU-protected pointer read outside a read section and its lock
+    V_LOCK_ORDER            # inline: two locks taken in both orders (a possible deadlock)
+    V_STALL                 # watchdog: a grace period, work or offline older than its bound
     V_NR
 
 V_NAMES = ["none", "charge", "stats", "references", "lists", "objects",
            "use-after-free", "alloc-from-killed-cache", "double-free",
-           "refcount-negative", "percpu-owner", "lockdep", "leak"]
+           "refcount-negative", "percpu-owner", "lockdep", "leak",
+           "write-after-free", "rcu-lockdep", "lock-order", "stall"]
 
 cdef enum:
     MAX_VIOLATIONS = 32     # recorded in full; the rest are only counted
@@ -192,7 +197,7 @@ cdef struct violation_rec:
 
 cdef ms_spinlock violation_lock
 cdef long nr_violations = 0          # atomic (fetch_add)
-cdef long violations_by_code[16]     # under violation_lock
+cdef long violations_by_code[32]     # under violation_lock
 cdef violation_rec violations[MAX_VIOLATIONS]   # under violation_lock
 cdef int violation_dumps_left = 4
 
@@ -361,3 +366,45 @@ cdef enum:
     MODE_LEGACY = 1
 
 cdef int model_mode = MODE_REPARENT   # read-only during a run
+
+# ---------------------------------------------------------------------------
+# RCU lockdep (rcu_dereference_check() / lockdep_is_held()): every read of
+# an RCU-protected pointer states what protects it; a read outside a read
+# section and without that lock is reported at the read, whether or not
+# the memory was freed yet.  The first few per run are reported in full
+# (violations_by_code is reset with the run), the rest only counted, as the
+# kernel's lockdep reports "suspicious RCU usage" once.  Compiled out with
+# MEMCG_STRESS_NO_INLINE_CHECKS=1.
+
+cdef long rcu_lockdep_count = 0         # atomic: unprotected reads seen
+
+cdef void rcu_lockdep_report(const char *what, const char *lock) noexcept nogil:
+    cdef char buf[VMSG]
+    atomic_add_L(&rcu_lockdep_count, 1)
+    if READ_ONCE_L(&violations_by_code[V_RCU_LOCKDEP]) >= 4:
+        return
+    snprintf(buf, VMSG, "suspicious RCU usage: rcu_dereference of %s outside an RCU read section%s%s (thread %d)",
+             what, <const char *>(" and without " if lock != NULL else ""), lock if lock != NULL else <const char *>"", ms_thread_id())
+    report_violation(V_RCU_LOCKDEP, ms_cpu, 0, buf)
+
+cdef inline void rcu_dereference_check(const char *what) noexcept nogil:
+    """rcu_dereference(): the caller is inside a read section."""
+    if MS_INLINE_CHECKS_ON and not rcu_read_lock_held():
+        rcu_lockdep_report(what, NULL)
+
+cdef inline void rcu_dereference_check_mutex(ms_mutex *m, const char *lock, const char *what) noexcept nogil:
+    """rcu_dereference_check(p, lockdep_is_held(m)): a read section or m."""
+    if MS_INLINE_CHECKS_ON and not rcu_read_lock_held() and not lockdep_mutex_held(m):
+        rcu_lockdep_report(what, lock)
+
+cdef inline void rcu_dereference_check_held(bint held, const char *lock, const char *what) noexcept nogil:
+    """The same, where the lock is tested by the caller (a later room's)."""
+    if MS_INLINE_CHECKS_ON and not rcu_read_lock_held() and not held:
+        rcu_lockdep_report(what, lock)
+
+# Lock order (locks.h): a cycle in the order graph is reported here, at the
+# acquisition that closed it, before the lock is taken.
+cdef void lock_order_report(const char *msg) noexcept nogil:
+    report_violation(V_LOCK_ORDER, ms_cpu, 0, msg)
+
+ms_lock_order_hook = lock_order_report

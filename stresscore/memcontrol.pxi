@@ -148,13 +148,32 @@ cdef inline bint css_tryget_online(mem_cgroup *m) noexcept nogil:
 # css_free_rwork_fn in kernel/cgroup/cgroup.c; mem_cgroup_css_free and
 # mem_cgroup_alloc in mm/memcontrol.c).
 
+cdef void memcg_free_kmem_check(mem_cgroup *memcg) noexcept nogil:
+    """memcg_free_kmem: WARN_ON(!list_empty(&memcg->kmem_caches))."""
+    if not list_empty(&memcg.kmem_caches):
+        violationf(V_LISTS, memcg.id, 0,
+                   "memcg_free_kmem: memcg %ld is freed with caches on its kmem_caches list",
+                   memcg.id, 0)
+
 cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
     """Work, a grace period after the release: flush the residues, drop the
     reference on the parent, poison and quarantine (mem_cgroup_css_free)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>w.owner
     cdef mem_cgroup *parent = memcg.parent
+    cdef long *p
+    cdef int cpu
     memcg_flush_percpu_vmstats(memcg)
+    memcg_free_kmem_check(memcg)
     ms_mutex_lock(&cgroup_mutex)
+    if parent != NULL:
+        # the checker's ledger, not the kernel's: the local stats that go
+        # with this memcg stay countable in its parent's subtree
+        parent.local_lost[0] += memcg.local_lost[0]
+        parent.local_lost[1] += memcg.local_lost[1]
+        for cpu in range(ms_nr_cpu_ids):
+            p = per_cpu_ptr_L(memcg.pcpu, cpu)
+            parent.local_lost[0] += READ_ONCE_L(&p[2])
+            parent.local_lost[1] += READ_ONCE_L(&p[3])
     list_del_init(&memcg.all_node)
     WRITE_ONCE_I(&memcg.state, MEMCG_FREED)
     ms_mutex_unlock(&cgroup_mutex)
@@ -319,6 +338,7 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     while m != NULL and m.online_cnt == 0 and m.offline_pending:
         memcg_offline_kmem(m)
         m.offline_pending = 0
+        m.offline_ns = 0
         atomic_add_L(&gstats[G_MEMCG_OFFLINED], 1)
         css_put(m)                      # the reference kill_css took
         m = m.parent
@@ -348,6 +368,7 @@ cdef int mem_cgroup_rmdir(mem_cgroup *memcg) noexcept nogil:
         a.nr_dying_descendants += 1
         a = a.parent
     memcg.offline_pending = 1
+    memcg.offline_ns = ms_now_ns()      # the stall check's clock
     css_get(memcg)                      # kill_css: held until the offline work ran
     if MUTANT(M_RCU_BUSTED):
         # mutant rcu-busted: the kill is confirmed at once, without a grace period
@@ -385,6 +406,11 @@ cdef void set_kmemcg_id_subtree(mem_cgroup *m, int old_id, int new_id) noexcept 
     cdef ms_list *n
     if m.kmemcg_id == old_id:
         WRITE_ONCE_I(&m.kmemcg_id, new_id)
+    else:
+        # BUG_ON(child->kmemcg_id != kmemcg_id) in memcg_offline_kmem
+        violationf(V_LISTS, m.id, m.kmemcg_id,
+                   "memcg_offline_kmem: descendant memcg %ld has kmemcg_id %ld, not its offlined ancestor's",
+                   m.id, m.kmemcg_id)
     n = m.children.next
     while n != &m.children:
         set_kmemcg_id_subtree(<mem_cgroup *>n.owner, old_id, new_id)
@@ -447,6 +473,7 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
     rcu_read_lock()
     count_event(CNT_RCU_READ)
     memcg = <mem_cgroup *>READ_ONCE_P(<void **>task_memcg)
+    rcu_dereference_check("the task's memcg (mem_cgroup_from_task) in memcg_kmem_get_cache")
     if memcg == root_mem_cgroup or not memcg_ok(memcg, 3):
         rcu_read_unlock()
         return root
@@ -456,6 +483,7 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
         return root
     # rcu_dereference: pairs with the store-release in memcg_update_cache_params
     arr = <memcg_cache_array *>smp_load_acquire_P(<void **>&root.memcg_caches)
+    rcu_dereference_check("root->memcg_params.memcg_caches in memcg_kmem_get_cache")
     if READ_ONCE_L(&arr.magic) != ARRAY_MAGIC:
         rcu_read_unlock()
         violationf(V_USE_AFTER_FREE, 4, 0,
@@ -465,6 +493,7 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
     # The code updating memcg_caches issues a write barrier (smp_wmb) to
     # match the address dependency of this READ_ONCE.
     c = <kmem_cache *>READ_ONCE_P(<void **>&arr.entries[kmemcg_id])
+    rcu_dereference_check("memcg_caches->entries[kmemcg_id] in memcg_kmem_get_cache")
     ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing))
     if READ_ONCE_L(&arr.magic) != ARRAY_MAGIC or <unsigned long>c == 0x6b6b6b6b6b6b6b6bUL:
         # the array was freed while this read section still used it
@@ -506,10 +535,19 @@ cdef inline void memcg_kmem_put_cache(kmem_cache *s) noexcept nogil:
 # memcg_charge_slab / memcg_uncharge_slab (static inline in mm/slab.h in
 # 5.4; here with the charge code they call).
 
-cdef int memcg_charge_slab(kmem_cache *s, int order) noexcept nogil:
-    """Charge a new slab page of child cache s: 0, or -1 over a limit."""
+cdef void rcu_mutant_nap() noexcept nogil:
+    cdef timespec ts
+    ts.tv_sec = 0
+    ts.tv_nsec = 1000000
+    nanosleep(&ts, NULL)
+
+cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexcept nogil:
+    """Charge a new slab page of child cache s: 0, or -1 over a limit.
+    *charged is the memcg charged (the page records it: checker 3's
+    ownership check)."""
     cdef long nr = 1 << order
     cdef mem_cgroup *memcg
+    cdef bint charged_ok
     if model_mode == MODE_LEGACY:
         # Before the series the cache pins its memcg: charge it directly.
         memcg = s.memcg
@@ -520,6 +558,7 @@ cdef int memcg_charge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_lock()
         count_event(CNT_RCU_READ)
         memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
+        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_charge_slab")
         ms_delay_if(DP_CHARGE_MEMCG, memcg != NULL and
                     (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
         if not memcg_ok(memcg, 7):
@@ -536,7 +575,20 @@ cdef int memcg_charge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_unlock()
         if memcg == NULL:
             return -1
-    if not page_counter_try_charge(memcg, nr):
+    if MUTANT(M_RCU_READ_ACROSS_SLEEP) and model_mode == MODE_REPARENT:
+        # mutant rcu-read-across-sleep: wait for reclaim (other tasks'
+        # frees, a higher limit) inside a read section
+        rcu_read_lock()
+        charged_ok = page_counter_try_charge(memcg, nr)
+        while not charged_ok and run_is_running():
+            rcu_mutant_nap()
+            charged_ok = page_counter_try_charge(memcg, nr)
+        rcu_read_unlock()
+        if not charged_ok:
+            count_event(CNT_CHARGE_FAIL)
+            css_put(memcg)
+            return -1
+    elif not page_counter_try_charge(memcg, nr):
         count_event(CNT_CHARGE_FAIL)
         fr_record(EV_CHARGE_FAIL, s.id, memcg.id)
         css_put(memcg)
@@ -545,6 +597,7 @@ cdef int memcg_charge_slab(kmem_cache *s, int order) noexcept nogil:
     mod_node_state(stat_idx(s), nr)
     percpu_ref_get_many(&s.refcnt, nr)
     fr_record(EV_CHARGE, s.id, memcg.id)
+    charged[0] = memcg
     css_put(memcg)
     return 0
 
@@ -563,6 +616,8 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_lock()
         count_event(CNT_RCU_READ)
     memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
+    if model_mode == MODE_REPARENT:     # legacy: the cache pins its memcg, the pointer never changes
+        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_uncharge_slab")
     ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
                 (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or percpu_ref_is_dying(&s.refcnt)))
     # The page's references pin the cache until the put below.

@@ -240,11 +240,12 @@ cdef class Model:
         return out
 
     # ---- checking ----
-    def check(self, bint final=False):
-        """Run every checker now; the violations it found (dicts)."""
+    def check(self, bint final=False, bint full=True):
+        """Run every checker now (full: visit every object, or count-only as
+        most checkpoints of a run do); the violations it found (dicts)."""
         cdef long first = READ_ONCE_L(&nr_violations)
         _as_cpu(self.sys_cpu)
-        run_checkers(final, True)
+        run_checkers(final, full)
         return violations_since(first)
 
     def violations(self):
@@ -355,10 +356,15 @@ cdef class Model:
     def corrupt(self, str what):
         """A deliberate corruption for checker tests: charge, stats, refs,
         lists, objects, use-after-free, double-free, percpu-owner, lockdep,
-        refcount-negative, killed-cache, double-release."""
+        refcount-negative, killed-cache, double-release, cpu-freelist-count,
+        cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
+        rcu-lockdep, lock-order, local-stats."""
         cdef mem_cgroup *m
+        cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
         cdef ms_list *n
+        cdef ms_page *pg
+        cdef long *p
         cdef int i
         _as_cpu(self.sys_cpu)
         if what == "charge":
@@ -416,15 +422,101 @@ cdef class Model:
             worker_alloc(&workers[0], c.root)
         elif what == "double-release":
             # free a cgroup all the way, then release its struct again
-            if list_empty(&memcg_quarantine):
-                self.rmdir(self.mkdir(0))
-                self.settle()
-            _as_cpu(self.sys_cpu)
-            if list_empty(&memcg_quarantine):
-                raise RuntimeError("no freed memcg in the quarantine")
+            self._freed_memcg()
             quarantine_put(memcg_quarantine.prev, &memcg_quarantine, &nr_memcg_quarantine)
+        elif what == "cpu-freelist-count":
+            # one more object than the cpu freelist holds (worker 0's slab)
+            self._frozen_slot(0)[2] += 1
+        elif what == "cpu-freelist":
+            # the cpu freelist loses its head: its count is one too many
+            p = self._frozen_slot(0)
+            if p[1] == 0:
+                raise RuntimeError("worker 0's cpu freelist is empty")
+            p[1] = <long>(<ms_object *>p[1]).next_free
+        elif what == "inuse":
+            pg = <ms_page *>self._frozen_slot(0)[0]
+            pg.state += 2
+        elif what == "page-owner":
+            # a page of worker 0's memcg's cache recorded as charged to that
+            # memcg's parent, while the memcg is online
+            pg = <ms_page *>self._frozen_slot(0)[0]
+            if pg.cache.is_root or pg.charged.parent == NULL:
+                raise RuntimeError("worker 0's slab must be of a child cache")
+            pg.charged = pg.charged.parent
+            pg.charged_id = pg.charged.id
+        elif what == "entries-owner":
+            # two memcgs' caches of root 0 swap their memcg_caches entries
+            m = workers[0].memcg
+            mm = workers[1].memcg
+            if m.kmemcg_id < 0 or mm.kmemcg_id < 0 or m.kmemcg_id == mm.kmemcg_id:
+                raise RuntimeError("workers 0 and 1 must be in two non-root memcgs")
+            c = roots[0].memcg_caches.entries[m.kmemcg_id]
+            roots[0].memcg_caches.entries[m.kmemcg_id] = roots[0].memcg_caches.entries[mm.kmemcg_id]
+            roots[0].memcg_caches.entries[mm.kmemcg_id] = c
+        elif what == "write-after-free":
+            # a write into the limit of a freed (quarantined) memcg
+            m = self._freed_memcg()
+            WRITE_ONCE_L(&m.limit, 12345)
+        elif what == "rcu-lockdep":
+            # cache->memcg read outside a read section and slab_mutex, as
+            # memcg_uncharge_slab would without its rcu_read_lock
+            c = self._any_child_cache()
+            m = <mem_cgroup *>READ_ONCE_P(<void **>&c.memcg)
+            rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg (corrupt)")
+        elif what == "lock-order":
+            # slab_mutex then cgroup_mutex, against mkdir's cgroup_mutex
+            # then slab_mutex (memcg_alloc_cache_id growing the arrays)
+            _nest_mutexes(&cgroup_mutex, &slab_mutex)
+            _nest_mutexes(&slab_mutex, &cgroup_mutex)
+        elif what == "kmemcg-id-subtree":
+            # a descendant whose kmemcg_id differs from its ancestor's when
+            # that ancestor's id is handed over
+            m = workers[0].memcg
+            if m.parent == NULL or m.parent == root_mem_cgroup:
+                raise RuntimeError("worker 0 must be in a memcg below a non-root memcg")
+            i = m.kmemcg_id
+            m.kmemcg_id = i + 100
+            set_kmemcg_id_subtree(m.parent, m.parent.kmemcg_id, m.parent.kmemcg_id)
+            m.kmemcg_id = i
+        elif what == "shutdown-busy":
+            # the shutdown work of a child cache that still has pages
+            c = self._any_child_cache()
+            kmemcg_shutdown_workfn(&c.shutdown_work)
+        elif what == "free-with-caches":
+            # memcg_free_kmem's test on a memcg whose kmem_caches is not empty
+            memcg_free_kmem_check(workers[0].memcg)
+        elif what == "local-stats":
+            per_cpu_ptr_L(root_mem_cgroup.pcpu, self.sys_cpu)[2] += 1
         else:
             raise ValueError(f"unknown corruption {what!r}")
+
+    cdef mem_cgroup *_freed_memcg(self) except NULL:
+        """The last memcg put in quarantine (one is freed first if none is)."""
+        if list_empty(&memcg_quarantine):
+            self.rmdir(self.mkdir(0))
+            self.settle()
+        _as_cpu(self.sys_cpu)
+        if list_empty(&memcg_quarantine):
+            raise RuntimeError("no freed memcg in the quarantine")
+        return <mem_cgroup *>memcg_quarantine.prev.owner
+
+    cdef long *_frozen_slot(self, int cpu) except NULL:
+        """The cpu slot of the first cache in which `cpu` has a slab."""
+        cdef int i
+        cdef long *p
+        cdef kmem_cache *s
+        cdef ms_list *n
+        for i in range(MAX_ROOTS):
+            if roots[i] == NULL:
+                continue
+            n = roots[i].children.next
+            while n != &roots[i].children:
+                s = <kmem_cache *>n.owner
+                p = per_cpu_ptr_L(s.cpu_slab, cpu)
+                if p[0] != 0:
+                    return p
+                n = n.next
+        raise RuntimeError(f"cpu {cpu} has no slab of a child cache")
 
     cdef kmem_cache *_any_child_cache(self) except NULL:
         cdef int i
@@ -432,6 +524,13 @@ cdef class Model:
             if roots[i] != NULL and not list_empty(&roots[i].children):
                 return <kmem_cache *>roots[i].children.next.owner
         raise RuntimeError("no child cache exists")
+
+
+cdef void _nest_mutexes(ms_mutex *outer, ms_mutex *inner) noexcept nogil:
+    ms_mutex_lock(outer)
+    ms_mutex_lock(inner)
+    ms_mutex_unlock(inner)
+    ms_mutex_unlock(outer)
 
 
 cdef list _page_list(kmem_cache *s):

@@ -27,7 +27,7 @@
 	  "")                                                                     \
 	X(MEMCG_READ_UNPROTECTED, "memcg-read-unprotected",                       \
 	  "memcg_uncharge_slab reads cache->memcg outside an RCU read section",   \
-	  "use-after-free", 1,                                                    \
+	  "rcu-lockdep", 1,                                                       \
 	  "")                                                                     \
 	X(DYING_FLAG_UNLOCKED, "dying-flag-unlocked",                             \
 	  "the root cache's dying flag is tested and set without "                \
@@ -93,7 +93,18 @@
 	  "here creation works and the offline share one ordered workqueue and "  \
 	  "a creation work is always queued before the kill confirmation that "   \
 	  "queues the offline, so it runs first; in the kernel the offline runs " \
-	  "from cgroup_destroy_wq, where the check is needed")
+	  "from cgroup_destroy_wq, where the check is needed")                  \
+	X(DEACT_LOCK_INVERSION, "deact-lock-inversion",                           \
+	  "the deactivation work of a SLAB_TYPESAFE_BY_RCU cache takes "          \
+	  "cgroup_mutex while holding slab_mutex, the reverse of the offline's "  \
+	  "order",                                                                \
+	  "lock-order", 1,                                                        \
+	  "")                                                                     \
+	X(RCU_READ_ACROSS_SLEEP, "rcu-read-across-sleep",                         \
+	  "memcg_charge_slab, refused by a limit, waits for reclaim inside an "   \
+	  "RCU read section (a blocking wait where sleeping is not allowed)",     \
+	  "stall", 1,                                                             \
+	  "")
 
 enum {
 	M_NONE = 0,

@@ -123,6 +123,29 @@ cdef extern from "locks.h" nogil:
     int lockdep_mutex_held(ms_mutex *m) noexcept             # 1 if the CALLING thread holds m
     int lockdep_assert_held_mutex(ms_mutex *m) noexcept      # 0 if held, else count (+abort in MS_DEBUG) and -1
     int lockdep_assert_held_spin(ms_spinlock *l) noexcept    # 0 if held, else count (+abort in MS_DEBUG) and -1
+    # lock order (lockdep's dependency graph on lock classes)
+    enum:
+        LC_NONE
+        LC_CGROUP_MUTEX
+        LC_SLAB_MUTEX
+        LC_MEMCG_KMEM_WQ_LOCK
+        LC_LIST_LOCK
+        LC_RELEASE_LOCK
+        LC_QUARANTINE_LOCK
+        LC_PAGE_POOL_LOCK
+        LC_NR
+        MS_HELD_MAX
+    cdef struct ms_held_lock:
+        int cls
+        const char *func
+    ms_held_lock ms_held_locks[64][8]                         # per cpu slot: its thread's held locks (racy reads)
+    int ms_nr_held[64]                                       # per cpu slot: how many
+    long lock_order_violations                               # atomic: cycles found
+    void (*ms_lock_order_hook)(const char *msg) noexcept nogil   # called with each cycle's report
+    const char *ms_lock_class_names[]
+    void lockdep_set_class_spin(ms_spinlock *l, int cls) noexcept    # after spin_lock_init
+    void lockdep_set_class_mutex(ms_mutex *m, int cls) noexcept      # after ms_mutex_init
+    void lockdep_reset() noexcept                            # forget every order (between runs)
 
 cdef extern from "mpsc.h" nogil:
     cdef struct mpsc_node:                                   # embed as the FIRST field
@@ -193,6 +216,8 @@ cdef extern from "mutants.h" nogil:
         M_CACHE_PUT_BEFORE_UNCHARGE
         M_NO_FLUSH_ON_FREE
         M_CREATE_AFTER_OFFLINE
+        M_DEACT_LOCK_INVERSION
+        M_RCU_READ_ACROSS_SLEEP
         M_NR
     cdef struct ms_mutant:
         int id
@@ -235,6 +260,9 @@ cdef extern from *:
     #ifndef MS_COUNTERS
     #define MS_COUNTERS 1   /* build with -DMS_COUNTERS=0 to measure what the counters cost */
     #endif
+    #ifndef MS_INLINE_CHECKS
+    #define MS_INLINE_CHECKS 1  /* build with -DMS_INLINE_CHECKS=0 to measure what the inline checks cost */
+    #endif
     #ifdef MS_DEBUG
     #define MS_DEBUG_BUILD 1
     #else
@@ -242,6 +270,7 @@ cdef extern from *:
     #endif
     """
     const bint MS_COUNTERS_ON "MS_COUNTERS"                  # per-thread counters beyond alloc/free
+    const bint MS_INLINE_CHECKS_ON "MS_INLINE_CHECKS"        # RCU lockdep, lock order, write-after-free images
     int MS_DEBUG_BUILD                                       # MEMCG_STRESS_DEBUG=1: lockdep asserts abort
 
 # The rcutorture harness's object states (harness.pxi).

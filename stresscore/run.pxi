@@ -39,6 +39,7 @@ cdef void reset_diagnostics() noexcept nogil:
     stw_requested = 0
     stw_parked = 0
     stw_gen = 0
+    lockdep_reset()
 
 # ---------------------------------------------------------------------------
 # Set-up and tear-down of the model (between runs, single-threaded).
@@ -91,6 +92,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     spin_lock_init(&quarantine_lock)
     spin_lock_init(&release_lock)
     spin_lock_init(&page_pool_lock)
+    lockdep_classes_init()
     INIT_LIST_HEAD(&slab_root_caches)
     INIT_LIST_HEAD(&memcg_all)
     INIT_LIST_HEAD(&caches_releasing)

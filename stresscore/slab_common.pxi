@@ -17,6 +17,9 @@ cdef kmem_cache *roots[MAX_ROOTS]   # slab_mutex for writes; the engine reads sl
 cdef long next_cache_id = 0         # atomic
 cdef long kick_gen = 0              # lock-free generation: ask cpus to flush slabs of killed or unloading caches
 
+cdef bint slab_mutex_held() noexcept nogil:
+    return lockdep_mutex_held(&slab_mutex)
+
 # ---------------------------------------------------------------------------
 # memcg_caches arrays (memcg_update_cache_params, memcg_update_all_caches,
 # free_memcg_params in mm/slab_common.c).
@@ -39,6 +42,7 @@ cdef memcg_cache_array *memcg_cache_array_alloc(int size) noexcept nogil:
         arr = <memcg_cache_array *>malloc(sizeof(memcg_cache_array))
         if arr == NULL:
             return NULL
+        arr.q_shadow = NULL
     arr.entries = <kmem_cache **>calloc(size, sizeof(kmem_cache *))
     if arr.entries == NULL:
         free(arr)
@@ -57,6 +61,7 @@ cdef int memcg_update_cache_params(kmem_cache *s, int new_size) noexcept nogil:
     cdef memcg_cache_array *new = memcg_cache_array_alloc(new_size)
     cdef int i
     lockdep_assert_held_mutex(&slab_mutex)
+    rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in memcg_update_cache_params")
     if new == NULL:
         return -1
     for i in range(old.size):
@@ -111,6 +116,7 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
     while n != &slab_root_caches:
         s = <kmem_cache *>n.owner
         arr = s.memcg_caches
+        rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in memcg_deactivate_kmem_caches")
         c = arr.entries[idx]
         if c != NULL:
             kmemcg_cache_deactivate(c)
@@ -207,6 +213,11 @@ cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
     ms_mutex_lock(&slab_mutex)
+    if MUTANT(M_DEACT_LOCK_INVERSION) and s.typesafe:
+        # mutant deact-lock-inversion: cgroup_mutex inside slab_mutex, the
+        # reverse of the offline's order (memcg_offline_kmem)
+        ms_mutex_lock(&cgroup_mutex)
+        ms_mutex_unlock(&cgroup_mutex)
     if deactivation_ok(s, 1):   # under slab_mutex: a shutdown cannot slip in after the test
         kmemcg_cache_deactivate_after_rcu(s)
     ms_mutex_unlock(&slab_mutex)
@@ -232,8 +243,11 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
     ms_mutex_lock(&slab_mutex)
-    if cache_ok(s, 2):
-        shutdown_cache(s)
+    if cache_ok(s, 2) and shutdown_cache(s) != 0:
+        # kmemcg_cache_shutdown_fn: WARN_ON(shutdown_cache(s))
+        violationf(V_LEAK, s.id, 0,
+                   "kmemcg_cache_shutdown_fn: child cache %ld still has slab pages at its shutdown",
+                   s.id, 0)
     ms_mutex_unlock(&slab_mutex)
 
 cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
@@ -301,6 +315,7 @@ cdef kmem_cache *kmem_cache_alloc_struct() noexcept nogil:
     s.magic = CACHE_MAGIC
     s.id = fetch_add_L(&next_cache_id, 1)
     spin_lock_init(&s.list_lock)
+    lockdep_set_class_spin(&s.list_lock, LC_LIST_LOCK)
     INIT_LIST_HEAD(&s.pages)
     INIT_LIST_HEAD(&s.children)
     INIT_LIST_HEAD(&s.root_caches_node)
@@ -328,6 +343,7 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
         return
     idx = memcg.kmemcg_id
     arr = root.memcg_caches
+    rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in memcg_create_kmem_cache")
     # Several allocations may have asked for the same cache; one succeeds.
     if arr.entries[idx] != NULL:
         ms_mutex_unlock(&slab_mutex)
@@ -456,6 +472,7 @@ cdef int shutdown_memcg_caches(kmem_cache *s) noexcept nogil:
     cdef ms_list *nx
     cdef kmem_cache *c
     cdef int i, busy = 0
+    rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in shutdown_memcg_caches")
     n = s.children.next
     while n != &s.children:
         nx = n.next
@@ -511,6 +528,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
                          "kmem_cache_destroy: slab cache still has objects")
         return -1
     arr = s.memcg_caches
+    rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in kmem_cache_destroy")
     list_del_init(&s.root_caches_node)
     roots[index] = NULL
     fr_record(EV_ROOT_DESTROY, index, 0)

@@ -115,11 +115,15 @@ cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     page.ck_epoch = 0
     page.rcu.owner = page
     page.node.owner = page
+    page.charged = NULL
+    page.charged_id = -1
     if s.is_root:
         mod_node_state(stat_idx(s), nr)
-    elif memcg_charge_slab(s, s.order) != 0:
+    elif memcg_charge_slab(s, s.order, &page.charged) != 0:
         page_pool_put(page)
         return NULL
+    if page.charged != NULL:
+        page.charged_id = page.charged.id
     for i in range(s.objects):
         page.objs[i].page = page
         page.objs[i].state = OBJ_FREE

@@ -63,6 +63,9 @@ cdef int nr_workers = 0
 cdef int run_state = RUN_IDLE          # WRITE_ONCE by Python / the controller; polled by every thread
 cdef long stopped_sending_count = 0    # atomic
 
+cdef bint run_is_running() noexcept nogil:
+    return READ_ONCE_I(&run_state) == RUN_RUNNING
+
 # ---- stop-the-world ----
 cdef pthread_mutex_t stw_mutex
 cdef pthread_cond_t stw_cond

@@ -17,7 +17,8 @@ registry and driver.py runs them.  The engine benchmarks:
 ``ops_per_s`` (1 and 2 workers, interleaved, and the scaling),
 ``ops_per_s_1t_vs_reference``, ``checkpoint_pause_1m`` (pause, RSS and bytes
 per object with one million live objects), ``counters_overhead`` (full mode or
-``--only``: builds the core with and without counters) and ``mutant_detect``
+``--only``: builds the core with and without counters), ``inline_checks_overhead``
+(the same with and without the inline checks) and ``mutant_detect``
 (time to detection with and without delay injection).  Without ``--json`` a
 full run writes results/bench-<date>.json and prints a Markdown table.  The
 machine information includes the load average at start and end and the

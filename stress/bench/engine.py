@@ -22,6 +22,9 @@ median of the repeats is kept.
 - ``counters_overhead``: the native core built twice from one snapshot of
   the source, with and without per-thread counters (MEMCG_STRESS_NO_COUNTERS=1),
   each run in a subprocess on the 1-worker scenario, alternating, median of 3.
+- ``inline_checks_overhead``: the same for the inline checks (RCU lockdep,
+  lock order, write-after-free images; MEMCG_STRESS_NO_INLINE_CHECKS=1),
+  median of 5.
 - ``vs_base`` (``memcg-stress bench --base TREE``): the 1-worker ops/s of
   this build and of another built checkout, alternating, median of 5.
 - ``mutant_detect``: time to the first violation of every mutant expected
@@ -255,18 +258,20 @@ COUNTERS_HINT = ("to get the figure, make Cython importable here (python3 -m pip
                  "setuptools) or let pip reach its index, and rerun")
 
 
-def _build(src: str, no_counters: bool) -> tuple[subprocess.Popen, str | None]:
-    """Start building the core in the copy ``src``: in place with setup.py
-    where Cython is importable, else as the install does, a wheel built by
+def _build(src: str, no_counters: bool,
+           switch: str = "MEMCG_STRESS_NO_COUNTERS") -> tuple[subprocess.Popen, str | None]:
+    """Start building the core in the copy ``src`` (with ``switch`` set when
+    ``no_counters``): in place with setup.py where Cython is importable,
+    else as the install does, a wheel built by
     pip with build isolation (its build requirements from pyproject.toml)
     into ``src/.wheel`` (then _unpack_wheel).  Returns (process, wheel
     folder or None)."""
     env = dict(os.environ)
     env.pop("MEMCG_STRESS_DEBUG", None)
+    for var in ("MEMCG_STRESS_NO_COUNTERS", "MEMCG_STRESS_NO_INLINE_CHECKS"):
+        env.pop(var, None)
     if no_counters:
-        env["MEMCG_STRESS_NO_COUNTERS"] = "1"
-    else:
-        env.pop("MEMCG_STRESS_NO_COUNTERS", None)
+        env[switch] = "1"
     if _cython_importable():
         cmd, wheels = [sys.executable, "setup.py", "-q", "build_ext", "--inplace"], None
     else:
@@ -310,19 +315,22 @@ def _child_run(tree: str, duration: float, seed: int, crashes: list[str]) -> dic
     return d
 
 
-def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
+def _switch_side_by_side(quick: bool, repeats: int, switch: str, label: str, seed0: int) -> dict:
+    """The core built twice from one snapshot, with and without the build
+    switch ``switch`` (set to 1 for "off"), each run in a subprocess on the
+    1-worker scenario, alternating who goes first; per-build ops/s lists."""
     duration = 1.0 if quick else 3.0
-    with tempfile.TemporaryDirectory(prefix="memcg-stress-counters-") as tmp:
-        trees = {"on": os.path.join(tmp, "counters"), "off": os.path.join(tmp, "no-counters")}
+    with tempfile.TemporaryDirectory(prefix=f"memcg-stress-{label}-") as tmp:
+        trees = {"on": os.path.join(tmp, label), "off": os.path.join(tmp, f"no-{label}")}
         for t in trees.values():
             os.makedirs(t)
             _copy_tree(t)
         t0 = time.monotonic()
-        builds = {k: _build(t, k == "off") for k, t in trees.items()}   # both at once, one snapshot
+        builds = {k: _build(t, k == "off", switch) for k, t in trees.items()}   # both at once, one snapshot
         for k, (b, wheels) in builds.items():
             out, _ = b.communicate(timeout=900)
             if b.returncode != 0:
-                raise BenchSkipped(f"counters build ({k}) failed ({one_line(out)[-200:]}); {COUNTERS_HINT}")
+                raise BenchSkipped(f"{label} build ({k}) failed ({one_line(out)[-200:]}); {COUNTERS_HINT}")
             if wheels is not None:
                 _unpack_wheel(wheels, trees[k])
         build_s = time.monotonic() - t0
@@ -332,18 +340,41 @@ def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
         for rep in range(repeats):
             order = ("on", "off") if rep % 2 == 0 else ("off", "on")     # alternate who goes first
             for k in order:
-                d = _child_run(trees[k], duration, 2000 + rep, crashes)
+                d = _child_run(trees[k], duration, seed0 + rep, crashes)
                 ops[k].append(d["ops_per_s"])
                 verdicts[k].append(d["verdict"])
-    on, off = _median(ops["on"]), _median(ops["off"])
+    return {"ops": ops, "verdicts": verdicts, "crashes": crashes, "build_s": build_s,
+            "on": _median(ops["on"]), "off": _median(ops["off"])}
+
+
+def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
+    r = _switch_side_by_side(quick, repeats, "MEMCG_STRESS_NO_COUNTERS", "counters", 2000)
+    on, off = r["on"], r["off"]
     return {
         "counters_overhead_pct": (off - on) / off * 100.0,
         "ops_per_s_1t_counters": on,
         "ops_per_s_1t_no_counters": off,
-        "counters_runs": ops,
-        "counters_verdicts": verdicts,
-        "counters_build_s": build_s,
-        "counters_child_crashes": crashes,
+        "counters_runs": r["ops"],
+        "counters_verdicts": r["verdicts"],
+        "counters_build_s": r["build_s"],
+        "counters_child_crashes": r["crashes"],
+    }
+
+
+def inline_checks_overhead(quick: bool, repeats: int = REPEATS) -> dict:
+    """The same side by side for the inline checks (RCU lockdep, lock
+    order, write-after-free images): a build with
+    MEMCG_STRESS_NO_INLINE_CHECKS=1 against the default one."""
+    r = _switch_side_by_side(quick, repeats, "MEMCG_STRESS_NO_INLINE_CHECKS", "inline-checks", 4000)
+    on, off = r["on"], r["off"]
+    return {
+        "inline_checks_overhead_pct": (off - on) / off * 100.0,
+        "ops_per_s_1t_inline_checks": on,
+        "ops_per_s_1t_no_inline_checks": off,
+        "inline_checks_runs": r["ops"],
+        "inline_checks_verdicts": r["verdicts"],
+        "inline_checks_build_s": r["build_s"],
+        "inline_checks_child_crashes": r["crashes"],
     }
 
 
@@ -383,6 +414,13 @@ def _counters_overhead(quick: bool) -> dict:
     if quick and "counters_overhead" not in (registry.ONLY or ()):
         raise BenchSkipped("full mode only (or --only counters_overhead): it builds the core twice")
     return counters_overhead(quick)
+
+
+@benchmark("inline_checks_overhead")
+def _inline_checks_overhead(quick: bool) -> dict:
+    if quick and "inline_checks_overhead" not in (registry.ONLY or ()):
+        raise BenchSkipped("full mode only (or --only inline_checks_overhead): it builds the core twice")
+    return inline_checks_overhead(quick, repeats=5)
 
 
 # ---------------------------------------------------------------------------

@@ -40,7 +40,84 @@ CORRUPTIONS = [
     ("refcount-negative", "refcount-negative"),
     ("killed-cache", "alloc-from-killed-cache"),
     ("double-release", "double-free"),
+    ("cpu-freelist-count", "objects"),
+    ("cpu-freelist", "objects"),
+    ("inuse", "objects"),
+    ("page-owner", "references"),
+    ("entries-owner", "lists"),
+    ("local-stats", "stats"),
+    ("write-after-free", "write-after-free"),
+    ("rcu-lockdep", "rcu-lockdep"),
+    ("lock-order", "lock-order"),
+    ("kmemcg-id-subtree", "lists"),
+    ("shutdown-busy", "leak"),
+    ("free-with-caches", "lists"),
 ]
+
+
+# The count-only checkpoints (7 of 8 in a run) rely on each cpu freelist's
+# count and each page's inuse word; the full ones verify both.  What each
+# form sees of a corruption of them.
+@pytest.mark.parametrize("what,full,fires", [
+    ("cpu-freelist-count", True, True), ("cpu-freelist-count", False, True),
+    ("inuse", True, True), ("inuse", False, True),
+    ("cpu-freelist", True, True),
+    ("cpu-freelist", False, False),     # the count is what the count-only form trusts
+])
+def test_count_only_and_full_object_checks(what, full, fires):
+    m = _populated()
+    assert m.check(full=False) == []
+    m.corrupt(what)
+    found = [v for v in m.check(full=full) if v["invariant"] == "objects"]
+    assert bool(found) == fires, found
+
+
+def test_write_after_free_is_found_at_reuse():
+    """A write into a quarantined memcg is reported when its memory is
+    reused (QUARANTINE frees later), with the field's offset and name."""
+    m = Model(workers=2)
+    m.rmdir(m.mkdir(0))
+    m.settle()
+    m.corrupt("write-after-free")
+    for _ in range(70):
+        m.rmdir(m.mkdir(0))
+        m.settle()
+    v = [v for v in m.violations() if v["invariant"] == "write-after-free"]
+    assert v and "field limit" in v[0]["message"] and "offset" in v[0]["message"], v
+
+
+def test_lock_order_names_both_orders():
+    m = _populated()
+    m.corrupt("lock-order")
+    v = [v for v in m.violations() if v["invariant"] == "lock-order"]
+    assert len(v) == 1, v
+    msg = v[0]["message"]
+    assert "slab_mutex then cgroup_mutex" in msg and "cgroup_mutex then slab_mutex" in msg, msg
+    assert "memcg_update_all_caches" in msg, msg
+
+
+def test_stall_checks_fire_by_kind():
+    """A grace period, a work and an offline left pending past their bounds
+    (the Model runs neither by itself) are each reported as a stall."""
+    import time
+    m = _populated()
+    victim = m.memcg_ids()[-1]
+    m.migrate(0, 0)
+    m.migrate(1, 0)
+    assert m.rmdir(victim)          # kill pending: a callback; then the offline
+    _core.stall_setup(0.05, 0.05, 0.05)
+    _core.stall_poll()
+    time.sleep(0.1)
+    _core.stall_poll()              # grace period: the kill's callback waits
+    m.grace_period()                # the offline work is queued now
+    _core.stall_poll()
+    time.sleep(0.1)
+    _core.stall_poll()
+    stalls = [v["message"] for v in m.violations() if v["invariant"] == "stall"]
+    assert any("grace period not ended" in s for s in stalls), stalls
+    assert any("queued work not run" in s for s in stalls), stalls
+    assert any(f"offline of memcg {victim} not finished" in s for s in stalls), stalls
+    _core.stall_setup(0, 0, 0)
 
 
 @pytest.mark.parametrize("what,invariant", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
