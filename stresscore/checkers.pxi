@@ -521,7 +521,8 @@ cdef void stall_configure(long gp_ns, long work_ns, long offline_ns) noexcept no
     stall.reported = 0
 
 cdef void stall_report(int kind, long age_ns, long bound_ns, const char *what) noexcept nogil:
-    """One stall violation: what stalled, and every thread's held locks."""
+    """One stall violation: what stalled, every thread's held locks and the
+    threads inside a read section."""
     cdef char buf[VMSG]
     cdef int len, c, i, n
     stall.reported |= kind
@@ -534,6 +535,17 @@ cdef void stall_report(int kind, long age_ns, long bound_ns, const char *what) n
                 len += snprintf(buf + len, VMSG - len, " cpu %d %s", c,
                                 ms_lock_class_names[ms_held_locks[c][i].cls])
     if len < VMSG - 1 and len > 0 and buf[len - 1] == c':':
+        len += snprintf(buf + len, VMSG - len, " none")
+    # who is inside a read section now (what a grace period waits for)
+    cdef int tids[MS_MAX_CPUS]
+    cdef int nr = rcu_readers_in_section(tids, MS_MAX_CPUS)
+    if len < VMSG - 1:
+        len += snprintf(buf + len, VMSG - len, "; in a read section:")
+    for i in range(nr):
+        for c in range(ms_nr_cpu_ids):
+            if READ_ONCE_I(&ms_cpu_owner[c]) == tids[i] and len < VMSG - 1:
+                len += snprintf(buf + len, VMSG - len, " cpu %d", c)
+    if nr == 0 and len < VMSG - 1:
         snprintf(buf + len, VMSG - len, " none")
     report_violation(V_STALL, kind, age_ns // 1000000, buf)
 

@@ -90,6 +90,7 @@ cdef extern from "urcu.h" nogil:
     int rcu_read_lock_held() noexcept                        # 1 inside a read section
     void synchronize_rcu() noexcept                          # wait for pre-existing readers; not inside a read section
     void call_rcu(rcu_head *head, rcu_callback_t func) noexcept  # lock-free FIFO enqueue; func runs after a grace period
+    int rcu_readers_in_section(int *tids, int max) noexcept  # stall reports: tids of readers in a read section now (racy)
     int rcu_process_callbacks() noexcept                     # batch so far: 1 GP + invoke; returns count (0: no GP)
     int rcu_wait_for_callbacks(long timeout_ns) noexcept     # futex wait; 1 if callbacks are pending
     void rcu_barrier() noexcept                              # all callbacks queued before it have run; not from a callback

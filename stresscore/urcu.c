@@ -223,6 +223,22 @@ void ms_thread_unregister(void)
 
 /* ================= grace periods ================= */
 
+/* For stall reports: the thread ids of the readers inside a read section
+ * now (at most `max`), read lock-free as rcu_wait_for_readers() reads them;
+ * a racy snapshot, which is all a report needs. */
+int rcu_readers_in_section(int *tids, int max)
+{
+	int i, k = 0, n = smp_load_acquire_I(&rcu_registry_hwm); /* pairs with the release in registration */
+
+	for (i = 0; i < n && k < max; i++) {
+		struct rcu_reader *r = &rcu_registry[i];
+
+		if (READ_ONCE_I(&r->in_use) && READ_ONCE_L(&r->ctr) != 0)
+			tids[k++] = r->tid;
+	}
+	return k;
+}
+
 /* Wait until no reader is in a critical section that began before `new`.
  * Called with rcu_gp_lock held. */
 static void rcu_wait_for_readers(long new)

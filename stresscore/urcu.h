@@ -104,6 +104,7 @@ static inline int rcu_read_lock_held(void) { return rcu_nesting > 0; }
 void rcu_init(void);
 int rcu_has_membarrier(void);
 void synchronize_rcu(void);
+int rcu_readers_in_section(int *tids, int max); /* stall reports: tids of readers in a section now */
 void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *));
 int rcu_process_callbacks(void);
 int rcu_wait_for_callbacks(long timeout_ns);

@@ -249,3 +249,14 @@ def test_bad_config_is_refused():
         run(Config(workers=-1))
     with pytest.raises(ConfigError, match="mutant"):
         run(Config(mutant="nope"))
+
+
+def test_stall_report_names_the_reader_that_holds_the_grace_period():
+    """rcu-read-across-sleep holds a read section across a wait: the stall
+    report says which CPU is inside a read section, not only the locks."""
+    from stress import Config, run
+    r = run(Config(mutant="rcu-read-across-sleep", seed=1, duration=12, workers=2, stop_on_violation=True,
+                   stat_interval=0))
+    stalls = [v["message"] for v in r.violations if v["invariant"] == "stall"]
+    assert stalls, r.violations_by_invariant
+    assert "in a read section: cpu " in stalls[0], stalls[0]
