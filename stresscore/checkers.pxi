@@ -228,16 +228,17 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             held_total += w.n_held
             for v in range(nr_workers):     # in flight to w: sent by v, not yet received
                 held_total += workers[v].sent_to[i] - w.recv_from[v]
-    # creation works hold a css reference on their memcg
-    q = workqueue.tail
-    while q != NULL:
-        if q != &workqueue.stub:
-            wk = <work_struct *>q
-            if wk.kind == WK_CREATE:
-                m = (<create_work *>wk).memcg
-                if m.magic == MEMCG_MAGIC:
-                    m.ck_holders += 1
-        q = q.next
+    # creation works hold a css reference on their memcg (every CPU's pool)
+    for i in range(MS_MAX_CPUS):
+        q = wqs[WQ_KMEM_CACHE].pools[i].q.tail
+        while q != NULL:
+            if q != &wqs[WQ_KMEM_CACHE].pools[i].q.stub:
+                wk = <work_struct *>q
+                if wk.kind == WK_CREATE:
+                    m = (<create_work *>wk).memcg
+                    if m.magic == MEMCG_MAGIC:
+                        m.ck_holders += 1
+            q = q.next
     # 1. charge, 2. memcg stats, 3. css references
     n = memcg_all.next
     while n != &memcg_all:

@@ -192,10 +192,12 @@ cdef void quiesce(int rounds) noexcept nogil:
     `rounds` rounds went by."""
     cdef int i
     for i in range(rounds):
-        flush_workqueue()
+        flush_workqueue(WQ_CGROUP_DESTROY)
+        flush_workqueue(WQ_KMEM_CACHE)
         rcu_barrier()
-        flush_workqueue()
-        if mpsc_empty(&workqueue) and rcu_pending_callbacks() == 0 \
+        flush_workqueue(WQ_CGROUP_DESTROY)
+        flush_workqueue(WQ_KMEM_CACHE)
+        if wq_all_empty() and rcu_pending_callbacks() == 0 \
                 and list_count(&memcg_all) == 1:
             break
 
@@ -255,21 +257,51 @@ cdef void controller_loop() noexcept nogil:
     WRITE_ONCE_I(&run_state, RUN_DONE)
 
 cdef void workqueue_loop() noexcept nogil:
+    """A kworker: serve every workqueue's per-CPU pools, one work at a time
+    from each pool no other kworker runs (max_active 1), sweeping them from
+    a seeded random start so that no CPU's pool is served before another's
+    by rule (kernel/workqueue.c, worker_thread; here kworkers are not bound
+    to a CPU: any of them runs a CPU's next work)."""
+    cdef ms_thread *t = this_thread()
     cdef timespec ts
+    cdef int k, j, start, total, ran
     ts.tv_sec = 0
     ts.tv_nsec = 50000
     while True:
         stw_poll()
-        if wq_run_one():
+        total = WQ_NR * wq_nr_pools()
+        start = ms_rng_below(&t.rng, total)
+        ran = 0
+        for k in range(total):
+            j = (start + k) % total
+            if wq_run_pool(j // wq_nr_pools(), j % wq_nr_pools()):
+                t.counters[CNT_OPS] += 1
+                ran = 1
+                stw_poll()
+        if ran:
             continue
-        if READ_ONCE_I(&run_state) == RUN_DONE and mpsc_empty(&workqueue):
+        if READ_ONCE_I(&run_state) == RUN_DONE and wq_all_empty():
             break
         nanosleep(&ts, NULL)
 
-cdef void rcu_thread_loop() noexcept nogil:
+cdef void rcu_thread_loop(int index) noexcept nogil:
+    """An RCU callback thread: serves the lists of the cpus c with c %
+    nr_rcu_threads == index, taking their batches together (one grace
+    period) and invoking them list by list in a seeded random order: each
+    list in its FIFO order, no order between lists (kernel/rcu/tree.c,
+    rcu_do_batch runs per CPU)."""
+    cdef ms_thread *t = this_thread()
+    cdef int x, nr = cfg.nr_rcu_threads if cfg.nr_rcu_threads > 0 else 1
+    cdef timespec ts
+    ts.tv_sec = 0
+    ts.tv_nsec = 20000
     while True:
         stw_poll()
-        if rcu_process_callbacks() == 0:
-            if READ_ONCE_I(&run_state) == RUN_DONE:
-                break
-            rcu_wait_for_callbacks(200000)
+        x = rcu_process_callbacks_share(index, nr, &t.rng)
+        if x:
+            t.counters[CNT_OPS] += x
+            continue
+        if READ_ONCE_I(&run_state) == RUN_DONE:
+            break
+        if rcu_wait_for_callbacks(200000):
+            nanosleep(&ts, NULL)            # callbacks on another thread's lists

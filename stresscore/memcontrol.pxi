@@ -170,7 +170,7 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
 cdef void css_free_rcu_fn(rcu_head *head) noexcept nogil:
     """queue_rcu_work(): the free runs in the workqueue after the grace period."""
     cdef mem_cgroup *memcg = <mem_cgroup *>head.owner
-    queue_work(&memcg.free_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.free_work)   # queue_rcu_work(cgroup_destroy_wq, ...)
 
 cdef void css_release_work_fn(work_struct *w) noexcept nogil:
     cdef mem_cgroup *memcg = <mem_cgroup *>w.owner
@@ -195,7 +195,7 @@ cdef void mem_cgroup_css_released(percpu_ref *ref) noexcept nogil:
     """percpu_ref release: runs in whichever thread dropped the last
     reference; the rest happens in the workqueue (css_release)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>ref.owner
-    queue_work(&memcg.release_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.release_work)   # css_release: cgroup_destroy_wq
 
 cdef mem_cgroup *mem_cgroup_alloc() noexcept nogil:
     cdef ms_list *node = quarantine_take(&memcg_quarantine, &nr_memcg_quarantine)
@@ -307,7 +307,7 @@ cdef void css_killed_ref_fn(percpu_ref *ref) noexcept nogil:
     css_tryget_online fails; queue the offline unless children are still
     online (css->online_cnt)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>ref.owner
-    queue_work(&memcg.offline_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.offline_work)   # css_killed_ref_fn: cgroup_destroy_wq
 
 cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     """Offline the memcg, then every ancestor whose last online child this
@@ -431,7 +431,7 @@ cdef void memcg_schedule_kmem_cache_create(mem_cgroup *memcg, kmem_cache *root, 
     cw.memcg = memcg
     cw.kmemcg_id = id
     count_event(CNT_CREATE_QUEUED)
-    queue_work(&cw.work)
+    queue_work(WQ_KMEM_CACHE, &cw.work)     # memcg_kmem_cache_wq
 
 # ---------------------------------------------------------------------------
 # Worker paths: memcg_kmem_get_cache / memcg_kmem_put_cache (mm/memcontrol.c).

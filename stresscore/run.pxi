@@ -109,7 +109,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     next_cache_id = 0
     kick_gen = 0
     wq_threaded = 0
-    mpsc_init(&workqueue)
+    wq_init()
     if percpu_counter_init(&node_stat[0], BATCH) != 0 or \
             percpu_counter_init(&node_stat[1], BATCH) != 0:
         return -1
@@ -197,7 +197,7 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
             for i in range(1000):
                 while wq_run_one():
                     pass
-                if rcu_process_callbacks() == 0 and mpsc_empty(&workqueue):
+                if rcu_process_callbacks() == 0 and wq_all_empty():
                     break
             if borrowed:
                 ms_thread_unregister()
@@ -243,15 +243,33 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu")
+cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
+cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
+
+
 def engine_setup(dict c):
-    """Prepare a run from a plain dict (stress.engine builds it).  The
-    threads are then started with engine_thread(cpu) for every cpu in
-    range(workers + 3): workers, controller, workqueue, RCU callbacks."""
-    global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants
+    """Prepare a run from a plain dict (stress.engine builds it).  Returns
+    the role of each thread of the run, by cpu: workers, the controller, the
+    kworkers, the RCU callback threads; the caller starts engine_thread(cpu)
+    for every cpu in range(len(roles))."""
+    global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
     cdef int n = c["workers"]
-    cdef int i, k, slot
+    cdef int i, k, slot, cpu
+    cdef int nkw = c.get("kworkers", 2)
+    cdef int nrcu = c.get("rcu_threads", 2)
+    if nkw < 1 or nrcu < 1:
+        raise ValueError("a run needs at least one kworker and one RCU callback thread")
+    layout = [ROLE_WORKER] * n + [ROLE_CONTROLLER] + [ROLE_WORKQUEUE] * nkw + [ROLE_RCU] * nrcu
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
-           c["max_held"], c["seed"], 3)
+           c["max_held"], c["seed"], len(layout) - n)
+    counts = {}
+    for cpu, role in enumerate(layout):
+        thread_role[cpu] = role
+        thread_index[cpu] = counts.get(role, 0)
+        counts[role] = thread_index[cpu] + 1
+    cfg.nr_kworkers = nkw
+    cfg.nr_rcu_threads = nrcu
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
     cfg.max_depth = c["max_depth"]
@@ -295,19 +313,19 @@ def engine_setup(dict c):
             ctl_online[ctl_nr_online] = m
             ctl_nr_online += 1
             mem_cgroup_migrate(&workers[i].memcg, m)
-    stw_participants = n + 3
+    stw_participants = len(layout)
+    rcu_set_wait_hook(stw_safe_point)
+    wq_wait_hook = stw_safe_point
     rcu_set_callback_thread_active(1)
     WRITE_ONCE_L(&wq_threaded, 1)
     WRITE_ONCE_I(&run_state, RUN_RUNNING)
+    return [ROLE_NAMES[r] for r in layout]
 
 
 def engine_thread(int cpu):
     """Body of one thread of the run (called in a threading.Thread)."""
-    cdef int role
-    if cpu < nr_workers:
-        role = ROLE_WORKER
-    else:
-        role = (ROLE_CONTROLLER, ROLE_WORKQUEUE, ROLE_RCU)[cpu - nr_workers]
+    cdef int role = thread_role[cpu]
+    cdef int index = thread_index[cpu]
     ms_thread_register(cpu)
     ms_threads[cpu].role = role
     with nogil:
@@ -319,7 +337,7 @@ def engine_thread(int cpu):
         elif role == ROLE_WORKQUEUE:
             workqueue_loop()
         else:
-            rcu_thread_loop()
+            rcu_thread_loop(index)
         stw_leave()
     ms_thread_unregister()
 
@@ -332,8 +350,10 @@ def engine_request_drain():
 
 def engine_finish():
     """After every thread was joined."""
-    global wq_threaded
+    global wq_threaded, wq_wait_hook
     rcu_set_callback_thread_active(0)
+    rcu_set_wait_hook(NULL)
+    wq_wait_hook = NULL
     wq_threaded = 0
 
 
@@ -430,7 +450,7 @@ def live_stats():
     pauses = sorted(cp_ring[i] for i in range(min(ncp, CP_RING)))
     roles = []
     for c in range(ms_nr_cpu_ids):
-        roles.append(("none", "worker", "controller", "workqueue", "rcu")[ms_threads[c].role])
+        roles.append(ROLE_NAMES[ms_threads[c].role])
     return {
         "threads": threads,
         "roles": roles,

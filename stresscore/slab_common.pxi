@@ -126,6 +126,14 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
     nr_reparented = 0
     n = memcg.kmem_caches.next
     while n != &memcg.kmem_caches:
+        if nr_reparented > READ_ONCE_L(&gstats[G_CACHE_CREATED]):
+            # More caches than were ever created: the walk left the list (a
+            # list changed under it), as CONFIG_DEBUG_LIST or the soft-lockup
+            # watchdog would report in the kernel.  Stop rather than spin.
+            violationf(V_LISTS, memcg.id, nr_reparented,
+                       "kmem_caches list of memcg %ld does not lead back to its head after %ld "
+                       "caches: changed under the reparenting walk", memcg.id, nr_reparented)
+            break
         s = <kmem_cache *>n.owner
         # kmem_caches lists and the memcg pointer are protected by slab_mutex
         # (rcu_dereference_protected(..., lockdep_is_held(&slab_mutex))).
@@ -202,7 +210,7 @@ cdef inline bint deactivation_ok(kmem_cache *s, long ctx) noexcept nogil:
 cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>head.owner
     if deactivation_ok(s, 12):
-        queue_work(&s.deact_work)
+        queue_work(WQ_KMEM_CACHE, &s.deact_work)
 
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
@@ -226,7 +234,7 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>ref.owner
     spin_lock(&memcg_kmem_wq_lock)
     if not s.root.dying:
-        queue_work(&s.shutdown_work)
+        queue_work(WQ_KMEM_CACHE, &s.shutdown_work)
     spin_unlock(&memcg_kmem_wq_lock)
 
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
@@ -439,7 +447,7 @@ cdef void flush_memcg_workqueue(kmem_cache *s) noexcept nogil:
     queued before the dying flag has run; from here on none may be in
     flight (s.flushed, which deactivation_ok checks)."""
     rcu_barrier()           # deactivations queued through call_rcu
-    flush_workqueue()       # their works, and pending creations
+    flush_workqueue(WQ_KMEM_CACHE)  # their works, and pending creations, on every CPU
     WRITE_ONCE_I(&s.flushed, 1)
     # Racing with children's deactivation, their kills may need another grace
     # period to switch to atomic mode (the children list cannot grow now).

@@ -1,7 +1,9 @@
 # stw.pxi: the threads of a run and stop-the-world (docs/DESIGN.md, stw).
 #
 # Threads of a run, one per-cpu slot each: workers 0..n-1, then the
-# controller, the workqueue thread and the RCU callback thread.  Python
+# controller, the kworkers (every workqueue's pools) and the RCU callback
+# threads (each serves its share of the per-CPU callback lists); run.pxi's
+# engine_setup lays them out and returns their roles.  Python
 # starts them (threading.Thread -> engine_thread(cpu) in run.pxi -> `with
 # nogil`) and joins them; native loops return status codes, never raise.
 #
@@ -39,6 +41,8 @@ cdef struct run_config:
     int w_limit
     long checkpoint_ns          # 0: no periodic checkpoints
     int controller_on
+    int nr_kworkers             # kworker threads serving the workqueues' per-CPU pools
+    int nr_rcu_threads          # RCU callback threads (lists cpu % nr == index)
     unsigned long long seed
 
 cdef run_config cfg
@@ -97,6 +101,11 @@ cdef void stw_park() noexcept nogil:
 cdef inline void stw_poll() noexcept nogil:
     if READ_ONCE_L(&stw_requested):
         stw_park()
+
+cdef void stw_safe_point() noexcept nogil:
+    """stw_poll as a function: the hook flush_workqueue and rcu_barrier
+    call while they wait on other threads of the run."""
+    stw_poll()
 
 cdef void stw_stop() noexcept nogil:
     """Stop every other thread of the run at a safe point (the caller is a

@@ -224,7 +224,7 @@ class SlabCommon:
         # flush_memcg_workqueue()
         s.dying = True
         self.rcu_barrier()          # deactivations queued through call_rcu
-        self.flush_workqueue()      # their works (the kills), and pending creations
+        self.flush_workqueue("memcg_kmem_cache")  # their works (the kills), and pending creations, every CPU
         if s.children:
             self.rcu_barrier()      # the kills switch refcounts after a grace period
         self.flush_all_cpu_slabs(s)
