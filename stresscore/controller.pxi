@@ -197,6 +197,7 @@ cdef void quiesce(int rounds) noexcept nogil:
         rcu_barrier()
         flush_workqueue(WQ_CGROUP_DESTROY)
         flush_workqueue(WQ_KMEM_CACHE)
+        flush_workqueue(WQ_SYSTEM)
         if wq_all_empty() and rcu_pending_callbacks() == 0 \
                 and list_count(&memcg_all) == 1:
             break

@@ -110,6 +110,10 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     kick_gen = 0
     wq_threaded = 0
     wq_init()
+    slab_caches_to_rcu_destroy_work.func = slab_caches_to_rcu_destroy_workfn
+    slab_caches_to_rcu_destroy_work.owner = NULL
+    slab_caches_to_rcu_destroy_work.kind = WK_RCU_DESTROY
+    slab_caches_to_rcu_destroy_work.pending = 0
     if percpu_counter_init(&node_stat[0], BATCH) != 0 or \
             percpu_counter_init(&node_stat[1], BATCH) != 0:
         return -1

@@ -260,23 +260,56 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     list_del_init(&s.children_node)
     list_del_init(&s.kmem_caches_node)
     if s.typesafe:
-        # slab_caches_to_rcu_destroy: the model waits one grace period by
-        # call_rcu rather than rcu_barrier() in a work item.
+        # shutdown_cache (mm/slab_common.c): the pages' rcu_free_slab
+        # callbacks, on any CPU's list, still use the cache; the work waits
+        # for them with rcu_barrier().
         spin_lock(&release_lock)
+        s.release_batch = 0
         list_add_tail(&s.release_node, &caches_releasing)
         spin_unlock(&release_lock)
-        s.release_rcu.owner = s
-        call_rcu(&s.release_rcu, slab_kmem_cache_release_rcu)
+        schedule_work(&slab_caches_to_rcu_destroy_work)
     else:
         slab_kmem_cache_release(s)
     return 0
 
-cdef void slab_kmem_cache_release_rcu(rcu_head *head) noexcept nogil:
-    cdef kmem_cache *s = <kmem_cache *>head.owner
+cdef work_struct slab_caches_to_rcu_destroy_work    # on system_wq (schedule_work)
+cdef long rcu_destroy_runs = 0                      # atomic: numbers the work's runs
+
+cdef void slab_caches_to_rcu_destroy_workfn(work_struct *w) noexcept nogil:
+    """slab_caches_to_rcu_destroy_workfn (mm/slab_common.c): take the
+    caches waiting so far, rcu_barrier() (every rcu_free_slab of their pages,
+    on every CPU, has run), release them.  The kernel splices them onto a
+    local list; the model marks them so that the checkers still see them."""
+    cdef long run = fetch_add_L(&rcu_destroy_runs, 1) + 1
+    cdef ms_list *n
+    cdef kmem_cache *s
+    cdef long k = 0
     spin_lock(&release_lock)
-    list_del_init(&s.release_node)
+    n = caches_releasing.next
+    while n != &caches_releasing:
+        s = <kmem_cache *>n.owner
+        if s.release_batch == 0:
+            s.release_batch = run
+            k += 1
+        n = n.next
     spin_unlock(&release_lock)
-    slab_kmem_cache_release(s)
+    if k == 0:
+        return
+    rcu_barrier()
+    while True:
+        s = NULL
+        spin_lock(&release_lock)
+        n = caches_releasing.next
+        while n != &caches_releasing:
+            if (<kmem_cache *>n.owner).release_batch == run:
+                s = <kmem_cache *>n.owner
+                list_del_init(&s.release_node)
+                break
+            n = n.next
+        spin_unlock(&release_lock)
+        if s == NULL:
+            break
+        slab_kmem_cache_release(s)
 
 cdef void slab_kmem_cache_release(kmem_cache *s) noexcept nogil:
     """Drop the memcg reference (whatever memcg the pointer names now) and

@@ -5,9 +5,13 @@
 #       (mm/memcontrol.c, memcg_init): cache creation, deactivation after
 #       RCU, shutdown;
 #   cgroup_destroy_wq = alloc_workqueue("cgroup_destroy", 0, 1)
-#       (kernel/cgroup/cgroup.c, cgroup_wq_init): css offline, release, free.
+#       (kernel/cgroup/cgroup.c, cgroup_wq_init): css offline, release, free;
+#   system_wq ("events", kernel/workqueue.c, workqueue_init_early):
+#       slab_caches_to_rcu_destroy_work (mm/slab_common.c), by schedule_work.
 #
-# Both are per-CPU (not WQ_UNBOUND) with max_active 1: each CPU has its own
+# All are per-CPU (not WQ_UNBOUND); the first two have max_active 1, system_wq
+# 256, which the model does not need (its one work is one work_struct, and a
+# work is never run twice at once).  Each CPU has its own
 # pool_workqueue, a FIFO of which at most one work is active at a time;
 # works of different CPUs have no order between them.  __queue_work puts a
 # work on the pool of the CPU that queues it (ms_queue_cpu: the thread's
@@ -21,8 +25,9 @@
 cdef enum:
     WQ_KMEM_CACHE = 0           # memcg_kmem_cache_wq
     WQ_CGROUP_DESTROY = 1       # cgroup_destroy_wq
-    WQ_NR = 2
-    WQ_TEST = 2                 # a private workqueue for tests (harness_queues.pxi); no kworker of a run serves it
+    WQ_SYSTEM = 2               # system_wq
+    WQ_NR = 3
+    WQ_TEST = 3                 # a private workqueue for tests (harness_queues.pxi); no kworker of a run serves it
 
 cdef struct wq_pool:            # one CPU's pool_workqueue of one workqueue
     mpsc_queue q                # lock-free producers; the claimer pops
@@ -33,7 +38,7 @@ cdef struct workqueue_struct:
     wq_pool pools[MS_MAX_CPUS]
 
 cdef workqueue_struct wqs[WQ_NR + 1]
-WORKQUEUE_NAMES = ("memcg_kmem_cache", "cgroup_destroy")     # by WQ_* index
+WORKQUEUE_NAMES = ("memcg_kmem_cache", "cgroup_destroy", "events")     # by WQ_* index
 cdef long wq_threaded = 0           # the engine's kworker threads serve the pools
 ctypedef void (*wq_hook_t)() noexcept nogil
 cdef wq_hook_t wq_wait_hook = NULL  # the engine's safe point while flush_workqueue waits
@@ -56,6 +61,14 @@ cdef inline void queue_work(int wq, work_struct *w) noexcept nogil:
     """queue_work (kernel/workqueue.c, __queue_work): on this CPU's pool."""
     queue_work_on(ms_queue_cpu(), wq, w)
 
+cdef inline bint schedule_work(work_struct *w) noexcept nogil:
+    """schedule_work (include/linux/workqueue.h): queue on system_wq unless
+    already pending (WORK_STRUCT_PENDING, cleared when the work starts)."""
+    if cmpxchg_L(&w.pending, 0, 1) != 0:
+        return False
+    queue_work(WQ_SYSTEM, w)
+    return True
+
 cdef int wq_run_pool(int wq, int cpu) noexcept nogil:
     """Run the oldest work of one pool if no other work of it is active;
     0 when none ran (empty, or busy)."""
@@ -69,6 +82,8 @@ cdef int wq_run_pool(int wq, int cpu) noexcept nogil:
         smp_store_release_I(&p.busy, 0)
         return 0
     saved = ms_exec_cpu_swap(cpu)   # the work runs for the CPU that queued it
+    WRITE_ONCE_L(&w.pending, 0)     # set_work_pool_and_clear_pending, then smp_mb (process_one_work)
+    smp_mb()
     w.func(w)
     ms_exec_cpu_swap(saved)
     smp_store_release_I(&p.busy, 0)     # the work's effects before the next claimer's

@@ -90,6 +90,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.exec_cpu = None                # the cpu of the work or callback running
         self.pools: dict = {(q, c): deque() for q in WORKQUEUE_NAMES for c in range(self.nr_cpus)}
         self.rcu_lists: list[deque] = [deque() for _ in range(self.nr_cpus)]
+        self.work_pending: set = set()      # schedule_work()'s PENDING bit, by work name
+        self.rcu_destroy_runs = 0
         self.kick_gen = 0
         self.next_memcg_id = 0
         self.next_cache_id = 0

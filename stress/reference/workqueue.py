@@ -10,7 +10,7 @@ from typing import Callable
 
 from .rcu import Work
 
-WORKQUEUE_NAMES = ("memcg_kmem_cache", "cgroup_destroy")
+WORKQUEUE_NAMES = ("memcg_kmem_cache", "cgroup_destroy", "events")
 # the workqueue each work is queued on, as the kernel queues it
 WORK_QUEUE = {
     "css_killed_work_fn": "cgroup_destroy",
@@ -19,6 +19,7 @@ WORK_QUEUE = {
     "memcg_kmem_cache_create_func": "memcg_kmem_cache",
     "kmemcg_deact_workfn": "memcg_kmem_cache",
     "kmemcg_shutdown_workfn": "memcg_kmem_cache",
+    "slab_caches_to_rcu_destroy_workfn": "events",      # system_wq
 }
 
 
@@ -32,12 +33,21 @@ class Workqueue:
     def queue_work(self, name: str, fn: Callable[[], None]) -> None:
         self.pools[(WORK_QUEUE[name], self.queue_cpu())].append(Work(name, fn))
 
+    def schedule_work(self, name: str, fn: Callable[[], None]) -> None:
+        """On system_wq unless already pending (cleared when it starts)."""
+        if name in self.work_pending:
+            return
+        self.work_pending.add(name)
+        self.queue_work(name, fn)
+
     def wq_run_pool(self, wq: str, cpu: int) -> bool:
         pool = self.pools[(wq, cpu)]
         if not pool:
             return False
         saved, self.exec_cpu = self.exec_cpu, cpu
-        pool.popleft().fn()
+        work = pool.popleft()
+        self.work_pending.discard(work.name)
+        work.fn()
         self.exec_cpu = saved
         return True
 
