@@ -15,6 +15,11 @@ cdef int ctl_modules[MAX_MODULES]               # controller only: root index pe
 cdef int ctl_nr_modules = 0
 cdef int ctl_unload_index = -1                  # controller only: the root being unloaded
 cdef long ctl_unload_gen = 0
+# The module actor (module caches in their own thread, cfg.module_actor)
+# owns ctl_modules, ctl_unload_*; its request that the controller rmdir a
+# memcg using the root being unloaded: root index + 1, 0 when none (atomic).
+cdef long ctl_rmdir_request = 0
+cdef int module_actor_done = 0                  # WRITE_ONCE by the module actor when it left its loop
 
 cdef int memcg_online_children(mem_cgroup *m) noexcept nogil:
     cdef int i, n = 0
@@ -108,11 +113,22 @@ cdef void ctl_rmdir_user_of(kmem_cache *root) noexcept nogil:
 cdef void ctl_finish_unload() noexcept nogil:
     """Destroy the root being unloaded once every worker let go of it."""
     global ctl_unload_index
+    cdef timespec ts
     if ctl_unload_index >= 0 and workers_saw(ctl_unload_gen) \
             and root_live_objects(ctl_unload_index) == 0:
         # A service stops: its cgroup goes away as its module unloads, so
         # the offline's deactivation races with kmem_cache_destroy.
-        ctl_rmdir_user_of(roots[ctl_unload_index])
+        if cfg.module_actor:
+            # the cgroup operation is the controller's (it owns the online
+            # list): ask, and destroy once it did the rmdir
+            ts.tv_sec = 0
+            ts.tv_nsec = 20000
+            smp_store_release_L(&ctl_rmdir_request, ctl_unload_index + 1)
+            while READ_ONCE_L(&ctl_rmdir_request) and READ_ONCE_I(&run_state) == RUN_RUNNING:
+                stw_poll()
+                nanosleep(&ts, NULL)
+        else:
+            ctl_rmdir_user_of(roots[ctl_unload_index])
         kmem_cache_destroy(ctl_unload_index)
         ctl_unload_index = -1
 
@@ -161,10 +177,17 @@ cdef void ctl_limit(ms_rng *rng) noexcept nogil:
         mem_cgroup_set_limit(m, READ_ONCE_L(&m.memory) + ms_rng_below(rng, 64))
 
 cdef void controller_step(ms_rng *rng) noexcept nogil:
-    cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + cfg.w_module + cfg.w_limit
+    cdef int w_module = 0 if cfg.module_actor else cfg.w_module
+    cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + w_module + cfg.w_limit
     cdef int x
+    cdef long req = smp_load_acquire_L(&ctl_rmdir_request)
     cdef mem_cgroup *m
-    ctl_finish_unload()
+    if cfg.module_actor:
+        if req:
+            ctl_rmdir_user_of(roots[req - 1])
+            smp_store_release_L(&ctl_rmdir_request, 0)
+    else:
+        ctl_finish_unload()
     if total <= 0:
         return
     x = ms_rng_below(rng, total)
@@ -182,7 +205,7 @@ cdef void controller_step(ms_rng *rng) noexcept nogil:
         ctl_migrate(rng)
         return
     x -= cfg.w_migrate
-    if x < cfg.w_module:
+    if x < w_module:
         ctl_module(rng)
         return
     ctl_limit(rng)
@@ -215,6 +238,10 @@ cdef void controller_drain() noexcept nogil:
         for i in range(nr_workers):
             if not READ_ONCE_I(&workers[i].exited):
                 progress = 1
+        if cfg.module_actor and not smp_load_acquire_I(&module_actor_done):
+            progress = 1            # its module caches pass to the drain when it left
+        if smp_load_acquire_L(&ctl_rmdir_request):
+            smp_store_release_L(&ctl_rmdir_request, 0)
         if not progress:
             break
         nanosleep(&ts, NULL)
@@ -256,6 +283,26 @@ cdef void controller_loop() noexcept nogil:
             nanosleep(&ts, NULL)
     controller_drain()
     WRITE_ONCE_I(&run_state, RUN_DONE)
+
+cdef void module_actor_loop() noexcept nogil:
+    """Module caches in their own task, as module init and exit run in
+    other tasks than rmdir: kmem_cache_create (merging into an alias raises
+    the refcount), kmem_cache_destroy of any alias, the last one through
+    unloading (mm/slab_common.c).  Serialised with everything else only by
+    slab_mutex, memcg_cache_ids_sem and the dying flag, as in the kernel."""
+    cdef ms_thread *t = this_thread()
+    cdef timespec ts
+    ts.tv_sec = cfg.module_interval_ns // 1000000000
+    ts.tv_nsec = cfg.module_interval_ns % 1000000000
+    while READ_ONCE_I(&run_state) == RUN_RUNNING:
+        stw_poll()
+        ctl_finish_unload()
+        if cfg.controller_on and cfg.w_module > 0:
+            ctl_module(&t.rng)
+        t.counters[CNT_OPS] += 1
+        if cfg.module_interval_ns:
+            nanosleep(&ts, NULL)
+    smp_store_release_I(&module_actor_done, 1)
 
 cdef void workqueue_loop() noexcept nogil:
     """A kworker: serve every workqueue's per-CPU pools, one work at a time

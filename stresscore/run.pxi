@@ -247,7 +247,7 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
-ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu")
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module")
 cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
 cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
 
@@ -258,13 +258,17 @@ def engine_setup(dict c):
     kworkers, the RCU callback threads; the caller starts engine_thread(cpu)
     for every cpu in range(len(roles))."""
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
+    global ctl_rmdir_request, module_actor_done
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
     cdef int nrcu = c.get("rcu_threads", 2)
     if nkw < 1 or nrcu < 1:
         raise ValueError("a run needs at least one kworker and one RCU callback thread")
+    cdef bint module_actor = c.get("module_actor", True)
     layout = [ROLE_WORKER] * n + [ROLE_CONTROLLER] + [ROLE_WORKQUEUE] * nkw + [ROLE_RCU] * nrcu
+    if module_actor:
+        layout.append(ROLE_MODULE)
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
            c["max_held"], c["seed"], len(layout) - n)
     counts = {}
@@ -274,6 +278,10 @@ def engine_setup(dict c):
         counts[role] = thread_index[cpu] + 1
     cfg.nr_kworkers = nkw
     cfg.nr_rcu_threads = nrcu
+    cfg.module_actor = 1 if module_actor else 0
+    cfg.module_interval_ns = c.get("module_interval_us", 1000) * 1000
+    ctl_rmdir_request = 0
+    module_actor_done = 0
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
     cfg.max_depth = c["max_depth"]
@@ -340,6 +348,8 @@ def engine_thread(int cpu):
             controller_loop()
         elif role == ROLE_WORKQUEUE:
             workqueue_loop()
+        elif role == ROLE_MODULE:
+            module_actor_loop()
         else:
             rcu_thread_loop(index)
         stw_leave()

@@ -17,6 +17,7 @@ cdef enum:
     ROLE_CONTROLLER = 2
     ROLE_WORKQUEUE = 3
     ROLE_RCU = 4
+    ROLE_MODULE = 5             # module caches: kmem_cache_create / kmem_cache_destroy (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -43,6 +44,8 @@ cdef struct run_config:
     int controller_on
     int nr_kworkers             # kworker threads serving the workqueues' per-CPU pools
     int nr_rcu_threads          # RCU callback threads (lists cpu % nr == index)
+    int module_actor            # module caches in their own thread (else the controller's w_module)
+    long module_interval_ns     # module actor pacing
     unsigned long long seed
 
 cdef run_config cfg
