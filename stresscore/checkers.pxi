@@ -206,6 +206,9 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             c.memcg.ck_holders += 1
         n = n.next
     spin_unlock(&release_lock)
+    # the active_memcg user's css reference (it may be offline: that is its point)
+    if active_memcg_held != NULL and active_memcg_held.magic == MEMCG_MAGIC:
+        active_memcg_held.ck_holders += 1
     # workers: task memcgs, held objects, mailboxes
     for i in range(nr_workers):
         w = &workers[i]

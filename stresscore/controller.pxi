@@ -240,6 +240,8 @@ cdef void controller_drain() noexcept nogil:
                 progress = 1
         if cfg.module_actor and not smp_load_acquire_I(&module_actor_done):
             progress = 1            # its module caches pass to the drain when it left
+        if cfg.active_memcg_actor and not smp_load_acquire_I(&active_memcg_done):
+            progress = 1
         if smp_load_acquire_L(&ctl_rmdir_request):
             smp_store_release_L(&ctl_rmdir_request, 0)
         if not progress:
@@ -303,6 +305,57 @@ cdef void module_actor_loop() noexcept nogil:
         if cfg.module_interval_ns:
             nanosleep(&ts, NULL)
     smp_store_release_I(&module_actor_done, 1)
+
+cdef void active_memcg_loop() noexcept nogil:
+    """A memalloc_use_memcg() user (include/linux/sched/mm.h), as fsnotify
+    allocates events for the memcg of the group's creator
+    (fs/notify/fanotify/fanotify.c, fanotify_alloc_event): it holds a css
+    reference on a memcg (css_tryget: online or not), sets it as
+    current->active_memcg and allocates for it while the controller may
+    rmdir it.  memcg_kmem_get_cache then reads kmemcg_id and entries[id] of
+    a memcg it holds no online reference on, inside its read section: the
+    reader that the grace period between deactivation and kill is for.  It
+    allocates from the built-in roots only (its caches are never destroyed)
+    and frees at once; it answers kicks like any CPU (flush_all's IPI)."""
+    global active_memcg_held
+    cdef ms_thread *t = this_thread()
+    cdef mem_cgroup *m
+    cdef ms_object *o
+    cdef kmem_cache *root
+    cdef long left = 0
+    cdef timespec ts
+    ts.tv_sec = cfg.active_memcg_interval_ns // 1000000000
+    ts.tv_nsec = cfg.active_memcg_interval_ns % 1000000000
+    while READ_ONCE_I(&run_state) == RUN_RUNNING:
+        stw_poll()
+        poll_kick()
+        if active_memcg_held == NULL and nr_workers > 0:
+            # get_mem_cgroup_from_mm of some task: under RCU, a tryget
+            rcu_read_lock()
+            m = <mem_cgroup *>READ_ONCE_P(<void **>&workers[ms_rng_below(&t.rng, nr_workers)].memcg)
+            if memcg_ok(m, 20) and m != root_mem_cgroup and percpu_ref_tryget(&m.css):
+                WRITE_ONCE_P(<void **>&active_memcg_held, m)
+                left = 16 + ms_rng_below(&t.rng, 2048)
+            rcu_read_unlock()
+        if active_memcg_held != NULL:
+            root = <kmem_cache *>READ_ONCE_P(<void **>&roots[ms_rng_below(&t.rng, nr_builtin_roots)])
+            o = kmem_cache_alloc(root, &active_memcg_held)     # memalloc_use_memcg(m)
+            if o != NULL:
+                kmem_cache_free(o)
+            left -= 1
+            if left <= 0:
+                m = active_memcg_held
+                WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
+                css_put(m)                                     # the group goes
+        t.counters[CNT_OPS] += 1
+        if cfg.active_memcg_interval_ns:
+            nanosleep(&ts, NULL)
+    if active_memcg_held != NULL:
+        m = active_memcg_held
+        WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
+        css_put(m)
+    flush_cpu_slabs(True)
+    smp_store_release_I(&active_memcg_done, 1)
 
 cdef void workqueue_loop() noexcept nogil:
     """A kworker: serve every workqueue's per-CPU pools, one work at a time

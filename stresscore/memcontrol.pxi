@@ -465,7 +465,11 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
     # The code updating memcg_caches issues a write barrier (smp_wmb) to
     # match the address dependency of this READ_ONCE.
     c = <kmem_cache *>READ_ONCE_P(<void **>&arr.entries[kmemcg_id])
-    ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing))
+    # open while the array grows, or while the memcg is dying: only a task
+    # with current->active_memcg (a css reference, not an online one) reads
+    # a dying memcg's entries, racing its offline
+    ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing) or
+                READ_ONCE_I(&memcg.state) != MEMCG_ONLINE)
     if READ_ONCE_L(&arr.magic) != ARRAY_MAGIC or <unsigned long>c == 0x6b6b6b6b6b6b6b6bUL:
         # the array was freed while this read section still used it
         rcu_read_unlock()

@@ -56,15 +56,8 @@
 	X(KILL_WITHOUT_GRACE_PERIOD, "kill-without-grace-period",                 \
 	  "the child cache is killed at deactivation, without waiting for a "     \
 	  "grace period",                                                         \
-	  "alloc-from-killed-cache", 0,                                           \
-	  "not caught only because of the model's serialisation: every task "     \
-	  "that reads this memcg's memcg_caches entries is attached to the "      \
-	  "cgroup and serialised with rmdir by the one controller, so the css "   \
-	  "kill's confirmation already covers it; in the kernel a "               \
-	  "memalloc_use_memcg (active_memcg) user reads the entries with only "   \
-	  "a css reference after the kill is confirmed, and the deactivation's "  \
-	  "grace period is what keeps its tryget safe (docs/DESIGN.md, "          \
-	  "section 11, rows 4 and 5)")                                            \
+	  "alloc-from-killed-cache", 1,                                           \
+	  "")                                                                     \
 	X(ARRAY_FREE_WITHOUT_GRACE_PERIOD, "array-free-without-grace-period",     \
 	  "the old memcg_caches array is freed at once when it grows",            \
 	  "use-after-free", 1,                                                    \
@@ -90,10 +83,12 @@
 	  "memcg_create_kmem_cache does not check kmem_state and creates caches " \
 	  "for offline memcgs",                                                   \
 	  "lists", 0,                                                             \
-	  "here creation works and the offline share one ordered workqueue and "  \
-	  "a creation work is always queued before the kill confirmation that "   \
-	  "queues the offline, so it runs first; in the kernel the offline runs " \
-	  "from cgroup_destroy_wq, where the check is needed")
+	  "possible now (creation on memcg_kmem_cache_wq, offline on "            \
+	  "cgroup_destroy_wq, no order between them) but not reached in the "     \
+	  "budget: the creation work, queued before the kill, must still be "     \
+	  "queued after the kill's grace period and the offline work; two "       \
+	  "kworkers drain the short per-CPU pools in microseconds, and no delay " \
+	  "point holds a creation work back (docs/DESIGN.md, section 11, row 1)")
 
 enum {
 	M_NONE = 0,

@@ -247,7 +247,7 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
-ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module")
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg")
 cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
 cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
 
@@ -258,7 +258,7 @@ def engine_setup(dict c):
     kworkers, the RCU callback threads; the caller starts engine_thread(cpu)
     for every cpu in range(len(roles))."""
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
-    global ctl_rmdir_request, module_actor_done
+    global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
@@ -267,8 +267,11 @@ def engine_setup(dict c):
         raise ValueError("a run needs at least one kworker and one RCU callback thread")
     cdef bint module_actor = c.get("module_actor", True)
     layout = [ROLE_WORKER] * n + [ROLE_CONTROLLER] + [ROLE_WORKQUEUE] * nkw + [ROLE_RCU] * nrcu
+    cdef bint active_memcg_actor = c.get("active_memcg_actor", True)
     if module_actor:
         layout.append(ROLE_MODULE)
+    if active_memcg_actor:
+        layout.append(ROLE_ACTIVE_MEMCG)
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
            c["max_held"], c["seed"], len(layout) - n)
     counts = {}
@@ -282,6 +285,11 @@ def engine_setup(dict c):
     cfg.module_interval_ns = c.get("module_interval_us", 1000) * 1000
     ctl_rmdir_request = 0
     module_actor_done = 0
+    cfg.active_memcg_actor = 1 if active_memcg_actor else 0
+    cfg.active_memcg_interval_ns = c.get("active_memcg_interval_us", 20) * 1000
+    active_memcg_done = 0
+    active_memcg_held = NULL
+    nr_builtin_roots = len(BUILTIN_ROOTS)
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
     cfg.max_depth = c["max_depth"]
@@ -350,6 +358,8 @@ def engine_thread(int cpu):
             workqueue_loop()
         elif role == ROLE_MODULE:
             module_actor_loop()
+        elif role == ROLE_ACTIVE_MEMCG:
+            active_memcg_loop()
         else:
             rcu_thread_loop(index)
         stw_leave()

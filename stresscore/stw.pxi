@@ -18,6 +18,7 @@ cdef enum:
     ROLE_WORKQUEUE = 3
     ROLE_RCU = 4
     ROLE_MODULE = 5             # module caches: kmem_cache_create / kmem_cache_destroy (actor)
+    ROLE_ACTIVE_MEMCG = 6       # memalloc_use_memcg() user (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -46,6 +47,8 @@ cdef struct run_config:
     int nr_rcu_threads          # RCU callback threads (lists cpu % nr == index)
     int module_actor            # module caches in their own thread (else the controller's w_module)
     long module_interval_ns     # module actor pacing
+    int active_memcg_actor      # a memalloc_use_memcg() user runs
+    long active_memcg_interval_ns
     unsigned long long seed
 
 cdef run_config cfg
@@ -64,6 +67,12 @@ cdef struct ms_worker:
     long stopped_sending        # WRITE_ONCE by the worker in the drain
     char _pad0[64]
     mpsc_queue mailbox          # lock-free MPSC: any worker pushes, the owner pops
+
+# The active_memcg actor's memcg (css reference held), NULL when none:
+# WRITE_ONCE by the actor, read by the checkers (world stopped).
+cdef mem_cgroup *active_memcg_held = NULL
+cdef int active_memcg_done = 0      # WRITE_ONCE by the actor when it drained
+cdef int nr_builtin_roots = 0       # roots 0..n-1 are never destroyed (set by engine_setup)
 
 cdef ms_worker *workers = NULL
 cdef int nr_workers = 0
