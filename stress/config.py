@@ -26,7 +26,7 @@ from stresscore import _core
 
 MODES = ("reparent", "legacy")
 DELAY_POINTS = tuple(_core.DELAY_POINTS)
-MAX_WORKERS = _core.MAX_CPUS - 7          # + controller, 2 kworkers, 2 RCU callback threads, module and active_memcg actors (defaults)
+MAX_WORKERS = _core.MAX_CPUS - 8          # + controller, 2 kworkers, 2 RCU callback threads, module, active_memcg and cgroup actors (defaults)
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 MAX_DURATION_S = 7 * 86400               # the longest running phase
 MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
@@ -111,6 +111,8 @@ class Config:
     module_interval_us: int = 1000       # module actor pacing
     active_memcg_actor: bool = True      # a memalloc_use_memcg() user allocating for a memcg it holds a css reference on
     active_memcg_interval_us: int = 20   # its pacing
+    cgroup_actor: bool = True            # mkdir/rmdir in their own thread (else the controller's)
+    cgroup_interval_us: int = 200        # its pacing
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True
@@ -137,12 +139,12 @@ class Config:
                              ("alloc_pct", 0, 100), ("send_pct", 0, 100),
                              ("controller_interval_us", 0, 10_000_000), ("kworkers", 1, 8),
                              ("rcu_threads", 1, 8), ("module_interval_us", 0, 10_000_000),
-                             ("active_memcg_interval_us", 0, 10_000_000)):
+                             ("active_memcg_interval_us", 0, 10_000_000), ("cgroup_interval_us", 0, 10_000_000)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(name.replace("_", "-"), f"must be a whole number from {lo} to {hi}, got {v!r}")
         if self.workers + 1 + self.kworkers + self.rcu_threads + bool(self.module_actor) \
-                + bool(self.active_memcg_actor) > _core.MAX_CPUS:
+                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) > _core.MAX_CPUS:
             bad("workers", f"workers + kworkers + rcu-threads + the controller and actors must be at most "
                            f"{_core.MAX_CPUS} threads")
         if self.alloc_pct + self.send_pct > 100:
@@ -214,6 +216,8 @@ class Config:
             "module_interval_us": self.module_interval_us,
             "active_memcg_actor": self.active_memcg_actor,
             "active_memcg_interval_us": self.active_memcg_interval_us,
+            "cgroup_actor": self.cgroup_actor,
+            "cgroup_interval_us": self.cgroup_interval_us,
             "root_weights": tuple(self.root_weights),
             "checkpoint_interval": self.checkpoint_interval,
             "delays": self.delays if self.delay_injection else {},

@@ -20,6 +20,13 @@ cdef long ctl_unload_gen = 0
 # memcg using the root being unloaded: root index + 1, 0 when none (atomic).
 cdef long ctl_rmdir_request = 0
 cdef int module_actor_done = 0                  # WRITE_ONCE by the module actor when it left its loop
+cdef int cgroup_actor_done = 0                  # WRITE_ONCE by the cgroup actor when it left its loop
+# The kernel holds cgroup_mutex across the whole of cgroup_mkdir,
+# cgroup_rmdir (cgroup_kn_lock_live) and a task migration
+# (cgroup_procs_write -> cgroup_kn_lock_live); the model's cgroup_mutex is
+# taken inside them for the parts it protects, so this lock stands for that
+# outer hold.  It also protects ctl_online and ctl_nr_online.
+cdef ms_mutex cgroup_ops_mutex
 
 cdef int memcg_online_children(mem_cgroup *m) noexcept nogil:
     cdef int i, n = 0
@@ -128,7 +135,9 @@ cdef void ctl_finish_unload() noexcept nogil:
                 stw_poll()
                 nanosleep(&ts, NULL)
         else:
+            ms_mutex_lock(&cgroup_ops_mutex)
             ctl_rmdir_user_of(roots[ctl_unload_index])
+            ms_mutex_unlock(&cgroup_ops_mutex)
         kmem_cache_destroy(ctl_unload_index)
         ctl_unload_index = -1
 
@@ -168,41 +177,67 @@ cdef void ctl_module(ms_rng *rng) noexcept nogil:
     ctl_unload_gen = fetch_add_L(&kick_gen, 1) + 1
 
 cdef void ctl_limit(ms_rng *rng) noexcept nogil:
-    cdef mem_cgroup *m = ctl_random_memcg(rng, False)
+    """A memory.max write: not under cgroup_mutex (kernfs holds the css)."""
+    cdef mem_cgroup *m
+    ms_mutex_lock(&cgroup_ops_mutex)
+    m = ctl_random_memcg(rng, False)
+    if m != NULL:
+        css_get(m)
+    ms_mutex_unlock(&cgroup_ops_mutex)
     if m == NULL:
         return
     if ms_rng_below(rng, 2) == 0:
         mem_cgroup_set_limit(m, 0x7fffffffffffffff)
     else:
         mem_cgroup_set_limit(m, READ_ONCE_L(&m.memory) + ms_rng_below(rng, 64))
+    css_put(m)
 
-cdef void controller_step(ms_rng *rng) noexcept nogil:
-    cdef int w_module = 0 if cfg.module_actor else cfg.w_module
-    cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + w_module + cfg.w_limit
-    cdef int x
+cdef void cgroup_serve_request() noexcept nogil:
+    """The module actor asked for the rmdir of a memcg using the root it
+    unloads."""
     cdef long req = smp_load_acquire_L(&ctl_rmdir_request)
+    if req:
+        ms_mutex_lock(&cgroup_ops_mutex)
+        ctl_rmdir_user_of(roots[req - 1])
+        ms_mutex_unlock(&cgroup_ops_mutex)
+        smp_store_release_L(&ctl_rmdir_request, 0)
+
+cdef void cgroup_tree_step(ms_rng *rng) noexcept nogil:
+    """mkdir or rmdir (weights w_mkdir, w_rmdir), under cgroup_mutex's
+    outer hold."""
+    cdef int total = cfg.w_mkdir + cfg.w_rmdir
     cdef mem_cgroup *m
-    if cfg.module_actor:
-        if req:
-            ctl_rmdir_user_of(roots[req - 1])
-            smp_store_release_L(&ctl_rmdir_request, 0)
-    else:
-        ctl_finish_unload()
     if total <= 0:
         return
-    x = ms_rng_below(rng, total)
-    if x < cfg.w_mkdir:
+    ms_mutex_lock(&cgroup_ops_mutex)
+    if <int>ms_rng_below(rng, total) < cfg.w_mkdir:
         ctl_mkdir(rng)
-        return
-    x -= cfg.w_mkdir
-    if x < cfg.w_rmdir:
+    else:
         m = ctl_random_memcg(rng, False)
         if m != NULL:
             ctl_rmdir_one(m)
+    ms_mutex_unlock(&cgroup_ops_mutex)
+
+cdef void controller_step(ms_rng *rng) noexcept nogil:
+    cdef int w_module = 0 if cfg.module_actor else cfg.w_module
+    cdef int w_tree = 0 if cfg.cgroup_actor else cfg.w_mkdir + cfg.w_rmdir
+    cdef int total = w_tree + cfg.w_migrate + w_module + cfg.w_limit
+    cdef int x
+    if not cfg.module_actor:
+        ctl_finish_unload()
+    if not cfg.cgroup_actor:
+        cgroup_serve_request()
+    if total <= 0:
         return
-    x -= cfg.w_rmdir
+    x = ms_rng_below(rng, total)
+    if x < w_tree:
+        cgroup_tree_step(rng)
+        return
+    x -= w_tree
     if x < cfg.w_migrate:
+        ms_mutex_lock(&cgroup_ops_mutex)
         ctl_migrate(rng)
+        ms_mutex_unlock(&cgroup_ops_mutex)
         return
     x -= cfg.w_migrate
     if x < w_module:
@@ -241,6 +276,8 @@ cdef void controller_drain() noexcept nogil:
         if cfg.module_actor and not smp_load_acquire_I(&module_actor_done):
             progress = 1            # its module caches pass to the drain when it left
         if cfg.active_memcg_actor and not smp_load_acquire_I(&active_memcg_done):
+            progress = 1
+        if cfg.cgroup_actor and not smp_load_acquire_I(&cgroup_actor_done):
             progress = 1
         if smp_load_acquire_L(&ctl_rmdir_request):
             smp_store_release_L(&ctl_rmdir_request, 0)
@@ -286,25 +323,41 @@ cdef void controller_loop() noexcept nogil:
     controller_drain()
     WRITE_ONCE_I(&run_state, RUN_DONE)
 
-cdef void module_actor_loop() noexcept nogil:
-    """Module caches in their own task, as module init and exit run in
-    other tasks than rmdir: kmem_cache_create (merging into an alias raises
-    the refcount), kmem_cache_destroy of any alias, the last one through
-    unloading (mm/slab_common.c).  Serialised with everything else only by
-    slab_mutex, memcg_cache_ids_sem and the dying flag, as in the kernel."""
+ctypedef void (*actor_step_t)(ms_thread *t) noexcept nogil
+
+cdef void actor_loop(actor_step_t step, long interval_ns, int *done) noexcept nogil:
+    """An actor's thread: one step every interval_ns while the run runs,
+    parking at stop-the-world requests between steps; *done when it left."""
     cdef ms_thread *t = this_thread()
     cdef timespec ts
-    ts.tv_sec = cfg.module_interval_ns // 1000000000
-    ts.tv_nsec = cfg.module_interval_ns % 1000000000
+    ts.tv_sec = interval_ns // 1000000000
+    ts.tv_nsec = interval_ns % 1000000000
     while READ_ONCE_I(&run_state) == RUN_RUNNING:
         stw_poll()
-        ctl_finish_unload()
-        if cfg.controller_on and cfg.w_module > 0:
-            ctl_module(&t.rng)
+        step(t)
         t.counters[CNT_OPS] += 1
-        if cfg.module_interval_ns:
+        if interval_ns:
             nanosleep(&ts, NULL)
-    smp_store_release_I(&module_actor_done, 1)
+    smp_store_release_I(done, 1)
+
+cdef void module_step(ms_thread *t) noexcept nogil:
+    """The module actor: module caches in their own task, as module init and
+    exit run in other tasks than rmdir: kmem_cache_create (merging into an
+    alias raises the refcount), kmem_cache_destroy of any alias, the last
+    one through unloading (mm/slab_common.c).  Serialised with everything
+    else only by slab_mutex, memcg_cache_ids_sem and the dying flag, as in
+    the kernel."""
+    ctl_finish_unload()
+    if cfg.controller_on and cfg.w_module > 0:
+        ctl_module(&t.rng)
+
+cdef void cgroup_step(ms_thread *t) noexcept nogil:
+    """The cgroup actor: mkdir and rmdir in a task of their own, beside the
+    controller's migrations and limit writes; serialised with migrations by
+    cgroup_mutex's outer hold, as in the kernel, and with nothing else."""
+    cgroup_serve_request()
+    if cfg.controller_on:
+        cgroup_tree_step(&t.rng)
 
 cdef void active_memcg_loop() noexcept nogil:
     """A memalloc_use_memcg() user (include/linux/sched/mm.h), as fsnotify

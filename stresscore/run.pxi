@@ -247,7 +247,7 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
-ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg")
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup")
 cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
 cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
 
@@ -259,6 +259,7 @@ def engine_setup(dict c):
     for every cpu in range(len(roles))."""
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
     global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
+    global cgroup_actor_done
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
@@ -268,6 +269,9 @@ def engine_setup(dict c):
     cdef bint module_actor = c.get("module_actor", True)
     layout = [ROLE_WORKER] * n + [ROLE_CONTROLLER] + [ROLE_WORKQUEUE] * nkw + [ROLE_RCU] * nrcu
     cdef bint active_memcg_actor = c.get("active_memcg_actor", True)
+    cdef bint cgroup_actor = c.get("cgroup_actor", True)
+    if cgroup_actor:
+        layout.append(ROLE_CGROUP)
     if module_actor:
         layout.append(ROLE_MODULE)
     if active_memcg_actor:
@@ -290,6 +294,10 @@ def engine_setup(dict c):
     active_memcg_done = 0
     active_memcg_held = NULL
     nr_builtin_roots = len(BUILTIN_ROOTS)
+    cfg.cgroup_actor = 1 if cgroup_actor else 0
+    cfg.cgroup_interval_ns = c.get("cgroup_interval_us", 200) * 1000
+    cgroup_actor_done = 0
+    ms_mutex_init(&cgroup_ops_mutex)
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
     cfg.max_depth = c["max_depth"]
@@ -357,9 +365,11 @@ def engine_thread(int cpu):
         elif role == ROLE_WORKQUEUE:
             workqueue_loop()
         elif role == ROLE_MODULE:
-            module_actor_loop()
+            actor_loop(module_step, cfg.module_interval_ns, &module_actor_done)
         elif role == ROLE_ACTIVE_MEMCG:
             active_memcg_loop()
+        elif role == ROLE_CGROUP:
+            actor_loop(cgroup_step, cfg.cgroup_interval_ns, &cgroup_actor_done)
         else:
             rcu_thread_loop(index)
         stw_leave()

@@ -19,6 +19,7 @@ cdef enum:
     ROLE_RCU = 4
     ROLE_MODULE = 5             # module caches: kmem_cache_create / kmem_cache_destroy (actor)
     ROLE_ACTIVE_MEMCG = 6       # memalloc_use_memcg() user (actor)
+    ROLE_CGROUP = 7             # cgroup mkdir / rmdir (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -48,6 +49,8 @@ cdef struct run_config:
     int module_actor            # module caches in their own thread (else the controller's w_module)
     long module_interval_ns     # module actor pacing
     int active_memcg_actor      # a memalloc_use_memcg() user runs
+    int cgroup_actor            # mkdir/rmdir in their own thread (else the controller's)
+    long cgroup_interval_ns
     long active_memcg_interval_ns
     unsigned long long seed
 

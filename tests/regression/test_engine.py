@@ -84,7 +84,7 @@ def test_violation_report_carries_everything():
     assert v["invariant"] == "stats"
     assert "memcg" in v["message"] and "stat[" in v["message"]
     fr = v["flight_recorder"]
-    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 2   # workers, controller, kworkers, RCU, module and active_memcg actors
+    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 3   # workers, controller, kworkers, RCU, cgroup, module and active_memcg actors
     events = [e for thread in fr for e in thread]
     assert events and all(len(thread) <= 64 for thread in fr)
     assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
