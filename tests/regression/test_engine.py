@@ -172,3 +172,21 @@ def test_bad_config_is_refused():
         run(Config(workers=-1))
     with pytest.raises(ConfigError, match="mutant"):
         run(Config(mutant="nope"))
+
+
+def test_threads_by_role_and_actors_configurable():
+    """The run's threads follow the configuration: kworkers, RCU callback
+    threads and which actors run; each role does work."""
+    r = run(Config(duration=1.0, workers=2, seed=3, kworkers=3, rcu_threads=1,
+                   module_actor=False, active_memcg_actor=False, cgroup_actor=True, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:1]
+    roles = [t["role"] for t in r.threads]
+    assert roles == ["worker", "worker", "controller", "workqueue", "workqueue", "workqueue", "rcu", "cgroup"]
+    r = run(Config(duration=1.0, workers=2, seed=4, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:1]
+    from stress.runfolder import threads_by_role
+    by_role = threads_by_role(r.stats)
+    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg"}
+    assert len(by_role["workqueue"]) == 2 and len(by_role["rcu"]) == 2
+    for role, rows in by_role.items():
+        assert all(row.get("ops", 0) > 0 for row in rows), role
