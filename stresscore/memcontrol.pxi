@@ -314,6 +314,8 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     was (the online_cnt walk of the kernel's css_killed_work_fn)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>w.owner
     cdef mem_cgroup *m = memcg
+    if not memcg_ok(memcg, 21):
+        return                          # freed before its offline ran (reported)
     ms_mutex_lock(&cgroup_mutex)
     m.online_cnt -= 1
     while m != NULL and m.online_cnt == 0 and m.offline_pending:
@@ -322,6 +324,8 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
         atomic_add_L(&gstats[G_MEMCG_OFFLINED], 1)
         css_put(m)                      # the reference kill_css took
         m = m.parent
+        if m != NULL and not memcg_ok(m, 21):
+            break                       # an ancestor freed under its child (reported): stop
         if m != NULL:
             m.online_cnt -= 1
     ms_mutex_unlock(&cgroup_mutex)
