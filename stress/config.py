@@ -26,7 +26,7 @@ from stresscore import _core
 
 MODES = ("reparent", "legacy")
 DELAY_POINTS = tuple(_core.DELAY_POINTS)
-MAX_WORKERS = _core.MAX_CPUS - 3          # + controller, workqueue, RCU thread
+MAX_WORKERS = _core.MAX_CPUS - 8          # + controller, 2 kworkers, 2 RCU callback threads, module, active_memcg and cgroup actors (defaults)
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 MAX_DURATION_S = 7 * 86400               # the longest running phase
 MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
@@ -105,6 +105,14 @@ class Config:
     controller: bool = True
     controller_interval_us: int = 200
     controller_weights: tuple[int, int, int, int, int] = (20, 20, 40, 6, 4)  # mkdir rmdir migrate module limit
+    kworkers: int = 2                    # kworker threads serving the per-CPU workqueues
+    rcu_threads: int = 2                 # RCU callback threads serving the per-CPU callback lists
+    module_actor: bool = True            # module caches in their own thread (else the controller's "module" weight)
+    module_interval_us: int = 1000       # module actor pacing
+    active_memcg_actor: bool = True      # a memalloc_use_memcg() user allocating for a memcg it holds a css reference on
+    active_memcg_interval_us: int = 20   # its pacing
+    cgroup_actor: bool = True            # mkdir/rmdir in their own thread (else the controller's)
+    cgroup_interval_us: int = 200        # its pacing
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True
@@ -143,10 +151,16 @@ class Config:
             bad("seed", f"must be a whole number from 0 to 2**64-1, got {self.seed!r}")
         for name, lo, hi in (("max_memcgs", 0, 255), ("max_depth", 1, 64), ("max_held", 1, 50_000_000),
                              ("alloc_pct", 0, 100), ("send_pct", 0, 100),
-                             ("controller_interval_us", 0, 10_000_000)):
+                             ("controller_interval_us", 0, 10_000_000), ("kworkers", 1, 8),
+                             ("rcu_threads", 1, 8), ("module_interval_us", 0, 10_000_000),
+                             ("active_memcg_interval_us", 0, 10_000_000), ("cgroup_interval_us", 0, 10_000_000)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(name.replace("_", "-"), f"must be a whole number from {lo} to {hi}, got {v!r}")
+        if self.workers + 1 + self.kworkers + self.rcu_threads + bool(self.module_actor) \
+                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) > _core.MAX_CPUS:
+            bad("workers", f"workers + kworkers + rcu-threads + the controller and actors must be at most "
+                           f"{_core.MAX_CPUS} threads")
         if self.alloc_pct + self.send_pct > 100:
             bad("send-pct", "alloc-pct + send-pct must be at most 100")
         if len(self.controller_weights) != 5 or any(w < 0 for w in self.controller_weights):
@@ -210,6 +224,14 @@ class Config:
             "controller": self.controller,
             "controller_interval_us": self.controller_interval_us,
             "controller_weights": tuple(self.controller_weights),
+            "kworkers": self.kworkers,
+            "rcu_threads": self.rcu_threads,
+            "module_actor": self.module_actor,
+            "module_interval_us": self.module_interval_us,
+            "active_memcg_actor": self.active_memcg_actor,
+            "active_memcg_interval_us": self.active_memcg_interval_us,
+            "cgroup_actor": self.cgroup_actor,
+            "cgroup_interval_us": self.cgroup_interval_us,
             "root_weights": tuple(self.root_weights),
             "checkpoint_interval": self.checkpoint_interval,
             "delays": self.delays if self.delay_injection else {},

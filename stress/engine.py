@@ -1,6 +1,6 @@
 """stress.run(config) -> Result: one run of the native engine.
 
-Python starts the native threads (workers, controller, workqueue, RCU
+Python starts the native threads (workers, controller, kworkers, RCU
 callbacks), samples their counters while they run, hands every stat sample
 and violation to `on_event` as it happens, and asks for the drain when the
 duration is over, a violation was found (stop_on_violation), or `stop_event`
@@ -121,10 +121,10 @@ def run(config: Config, *, on_event: Callable[[dict], None] | None = None,
 def _run(config, seed, native, emit, stop_event) -> Result:
     n = native["workers"]
     proc = psutil.Process(os.getpid())
-    _core.engine_setup(native)
+    roles = _core.engine_setup(native)      # the threads of the run, by cpu
     _core.stall_setup(config.stall_gp, config.stall_work, config.stall_offline)
     threads = [threading.Thread(target=_core.engine_thread, args=(cpu,), daemon=True,
-                                name=f"memcg-stress-{cpu}") for cpu in range(n + 3)]
+                                name=f"memcg-stress-{cpu}") for cpu in range(len(roles))]
     t0 = time.monotonic()
     for th in threads:
         th.start()

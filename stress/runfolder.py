@@ -295,6 +295,19 @@ def _thin(xs: list, n: int) -> list:
     return out
 
 
+def threads_by_role(stats: dict) -> dict:
+    """The run's threads grouped by role (worker, controller, workqueue
+    for the kworkers, rcu for the callback threads, module, active_memcg),
+    each with its cpu slot and its non-zero counters."""
+    out: dict = {}
+    for cpu, (counters, role) in enumerate(zip(stats.get("threads") or [], stats.get("roles") or [])):
+        if role == "none":
+            continue
+        row = {"cpu": cpu, **{k: v for k, v in counters.items() if v and k != "choice_digest"}}
+        out.setdefault(role, []).append(row)
+    return out
+
+
 def summary_for(result, extra: dict | None = None) -> dict:
     """summary.json for a stress.Result: verdict, counts, ops/s, seed, versions."""
     first = None
@@ -328,6 +341,7 @@ def summary_for(result, extra: dict | None = None) -> dict:
             "lockdep_violations": stats.get("lockdep_violations"),
             **(stats.get("global") or {}),
         },
+        "threads_by_role": threads_by_role(stats),
         "stats": stats,
         "samples": _thin(list(result.samples or []), MAX_SUMMARY_SAMPLES),
         "final_sample": (result.samples or [None])[-1],

@@ -56,6 +56,7 @@ cdef enum:
     WK_MEMCG_FREE = 4           # css_free_rwork_fn
     WK_CACHE_DEACT = 5          # kmemcg_workfn -> kmemcg_cache_deactivate_after_rcu
     WK_CACHE_SHUTDOWN = 6       # kmemcg_workfn -> kmemcg_cache_shutdown_fn
+    WK_RCU_DESTROY = 7          # slab_caches_to_rcu_destroy_workfn
 
 # ---------------------------------------------------------------------------
 # Structures.
@@ -66,6 +67,7 @@ cdef struct work_struct:
     void *owner
     int kind
     long done                   # WK_BARRIER: set when it ran (smp_store_release)
+    long pending                # schedule_work: queued, not yet started (cmpxchg; cleared when it starts)
 
 cdef struct mem_cgroup:
     long magic
@@ -144,6 +146,7 @@ cdef struct kmem_cache:
     ms_list children_node       # on root->children: slab_mutex
     ms_list kmem_caches_node    # on memcg->kmem_caches: slab_mutex
     ms_list release_node        # on caches_releasing while a TYPESAFE release waits: release_lock
+    long release_batch          # release_lock: the slab_caches_to_rcu_destroy_workfn run that took it (0: none yet)
     rcu_head deact_rcu
     rcu_head release_rcu
     work_struct deact_work

@@ -11,7 +11,7 @@ the rooms, in the order included below:
   model (docs/DESIGN.md, one section per room; nogil, no Python):
     diag         flight recorder, violations, delay points, selected mutant
     quarantine   poisoning and quarantine of freed structures
-    workqueue    memcg_kmem_cache_wq
+    workqueue    memcg_kmem_cache_wq, cgroup_destroy_wq: per-CPU pools
     memcontrol   mm/memcontrol.c: mem_cgroup, css, page counter, charge,
                  stats, mkdir/rmdir/offline/release/free, get_cache
     slab_common  mm/slab_common.c: root caches, memcg_caches, create,
@@ -21,12 +21,13 @@ the rooms, in the order included below:
     stw          roles, run state, workers' state, stop-the-world
     checkers     the invariants, checkpoints
     worker       the worker loop
-    controller   the controller, workqueue and RCU thread loops, drain
+    controller   the controller, kworker and RCU callback thread loops, drain
     run          model set-up, the mutant table, engine_setup, engine_thread
   Python faces:
     model_api    the single-threaded Model
     wrappers     thin wrappers of the primitives
     harness      torture and test harnesses of the primitives
+    harness_queues  harnesses of the per-CPU workqueues and callback lists
     benchmarks   micro-benchmarks of the primitives
 """
 # Module init: register membarrier before any reader runs.
@@ -46,4 +47,5 @@ include "run.pxi"
 include "model_api.pxi"
 include "wrappers.pxi"
 include "harness.pxi"
+include "harness_queues.pxi"
 include "benchmarks.pxi"

@@ -308,6 +308,9 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             c.memcg.ck_holders += 1
         n = n.next
     spin_unlock(&release_lock)
+    # the active_memcg user's css reference (it may be offline: that is its point)
+    if active_memcg_held != NULL and active_memcg_held.magic == MEMCG_MAGIC:
+        active_memcg_held.ck_holders += 1
     # workers: task memcgs, held objects, mailboxes
     for i in range(nr_workers):
         w = &workers[i]
@@ -330,16 +333,17 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             held_total += w.n_held
             for v in range(nr_workers):     # in flight to w: sent by v, not yet received
                 held_total += workers[v].sent_to[i] - w.recv_from[v]
-    # creation works hold a css reference on their memcg
-    q = workqueue.tail
-    while q != NULL:
-        if q != &workqueue.stub:
-            wk = <work_struct *>q
-            if wk.kind == WK_CREATE:
-                m = (<create_work *>wk).memcg
-                if m.magic == MEMCG_MAGIC:
-                    m.ck_holders += 1
-        q = q.next
+    # creation works hold a css reference on their memcg (every CPU's pool)
+    for i in range(MS_MAX_CPUS):
+        q = wqs[WQ_KMEM_CACHE].pools[i].q.tail
+        while q != NULL:
+            if q != &wqs[WQ_KMEM_CACHE].pools[i].q.stub:
+                wk = <work_struct *>q
+                if wk.kind == WK_CREATE:
+                    m = (<create_work *>wk).memcg
+                    if m.magic == MEMCG_MAGIC:
+                        m.ck_holders += 1
+            q = q.next
     # 1. charge, 2. memcg stats, 3. css references
     n = memcg_all.next
     while n != &memcg_all:
@@ -501,12 +505,19 @@ cdef struct stall_state:
     long bound_ns[3]                # grace period, work, offline; 0: off
     unsigned long gp_seen
     unsigned long long gp_since     # since when no grace period ended with callbacks pending
-    void *wq_tail
-    unsigned long long wq_since     # since when the workqueue's consumer end has not moved, work queued
+    void *wq_tail[WQ_NR][MS_MAX_CPUS]                 # each pool's consumer end at the last look
+    unsigned long long wq_since[WQ_NR][MS_MAX_CPUS]   # since when that pool's consumer end has not moved, work queued
     unsigned long long mutex_since  # since when the monitor could not take cgroup_mutex
     int reported                    # ST_* already reported this run
 
 cdef stall_state stall
+
+cdef inline const char *wq_cname(int w) noexcept nogil:
+    if w == WQ_KMEM_CACHE:
+        return "memcg_kmem_cache_wq"
+    if w == WQ_CGROUP_DESTROY:
+        return "cgroup_destroy_wq"
+    return "system_wq"
 
 cdef void stall_configure(long gp_ns, long work_ns, long offline_ns) noexcept nogil:
     cdef unsigned long long now = ms_now_ns()
@@ -515,8 +526,11 @@ cdef void stall_configure(long gp_ns, long work_ns, long offline_ns) noexcept no
     stall.bound_ns[2] = offline_ns
     stall.gp_seen = rcu_gp_count()
     stall.gp_since = now
-    stall.wq_tail = NULL
-    stall.wq_since = now
+    cdef int w, c
+    for w in range(WQ_NR):
+        for c in range(MS_MAX_CPUS):
+            stall.wq_tail[w][c] = NULL
+            stall.wq_since[w][c] = now
     stall.mutex_since = 0
     stall.reported = 0
 
@@ -555,6 +569,7 @@ cdef int stall_check() noexcept nogil:
     cdef unsigned long gp = rcu_gp_count()
     cdef void *tail
     cdef int before = stall.reported
+    cdef int w, c
     cdef ms_list *n
     cdef mem_cgroup *m
     cdef char what[120]
@@ -566,15 +581,17 @@ cdef int stall_check() noexcept nogil:
             <long>(now - stall.gp_since) > stall.bound_ns[0]:
         snprintf(what, 120, "grace period not ended (%d callbacks waiting)", rcu_pending_callbacks())
         stall_report(ST_GP, <long>(now - stall.gp_since), stall.bound_ns[0], what)
-    # a work: queued, and the consumer end did not move
-    tail = READ_ONCE_P(<void **>&workqueue.tail)
-    if mpsc_empty(&workqueue) or tail != stall.wq_tail:
-        stall.wq_tail = tail
-        stall.wq_since = now
-    elif stall.bound_ns[1] and not (stall.reported & ST_WORK) and \
-            <long>(now - stall.wq_since) > stall.bound_ns[1]:
-        stall_report(ST_WORK, <long>(now - stall.wq_since), stall.bound_ns[1],
-                     "queued work not run (memcg_kmem_cache_wq)")
+    # a work: queued on some CPU's pool, and that pool's consumer end did not move
+    for w in range(WQ_NR):
+        for c in range(wq_nr_pools()):
+            tail = READ_ONCE_P(<void **>&wqs[w].pools[c].q.tail)
+            if mpsc_empty(&wqs[w].pools[c].q) or tail != stall.wq_tail[w][c]:
+                stall.wq_tail[w][c] = tail
+                stall.wq_since[w][c] = now
+            elif stall.bound_ns[1] and not (stall.reported & ST_WORK) and \
+                    <long>(now - stall.wq_since[w][c]) > stall.bound_ns[1]:
+                snprintf(what, 120, "queued work not run (%s, cpu %d)", wq_cname(w), c)
+                stall_report(ST_WORK, <long>(now - stall.wq_since[w][c]), stall.bound_ns[1], what)
     # an offline: a removed memcg whose offline has not run
     if stall.bound_ns[2] == 0 or (stall.reported & ST_OFFLINE):
         return stall.reported & ~before

@@ -15,6 +15,18 @@ cdef int ctl_modules[MAX_MODULES]               # controller only: root index pe
 cdef int ctl_nr_modules = 0
 cdef int ctl_unload_index = -1                  # controller only: the root being unloaded
 cdef long ctl_unload_gen = 0
+# The module actor (module caches in their own thread, cfg.module_actor)
+# owns ctl_modules, ctl_unload_*; its request that the controller rmdir a
+# memcg using the root being unloaded: root index + 1, 0 when none (atomic).
+cdef long ctl_rmdir_request = 0
+cdef int module_actor_done = 0                  # WRITE_ONCE by the module actor when it left its loop
+cdef int cgroup_actor_done = 0                  # WRITE_ONCE by the cgroup actor when it left its loop
+# The kernel holds cgroup_mutex across the whole of cgroup_mkdir,
+# cgroup_rmdir (cgroup_kn_lock_live) and a task migration
+# (cgroup_procs_write -> cgroup_kn_lock_live); the model's cgroup_mutex is
+# taken inside them for the parts it protects, so this lock stands for that
+# outer hold.  It also protects ctl_online and ctl_nr_online.
+cdef ms_mutex cgroup_ops_mutex
 
 cdef int memcg_online_children(mem_cgroup *m) noexcept nogil:
     cdef int i, n = 0
@@ -108,11 +120,24 @@ cdef void ctl_rmdir_user_of(kmem_cache *root) noexcept nogil:
 cdef void ctl_finish_unload() noexcept nogil:
     """Destroy the root being unloaded once every worker let go of it."""
     global ctl_unload_index
+    cdef timespec ts
     if ctl_unload_index >= 0 and workers_saw(ctl_unload_gen) \
             and root_live_objects(ctl_unload_index) == 0:
         # A service stops: its cgroup goes away as its module unloads, so
         # the offline's deactivation races with kmem_cache_destroy.
-        ctl_rmdir_user_of(roots[ctl_unload_index])
+        if cfg.module_actor:
+            # the cgroup operation is the controller's (it owns the online
+            # list): ask, and destroy once it did the rmdir
+            ts.tv_sec = 0
+            ts.tv_nsec = 20000
+            smp_store_release_L(&ctl_rmdir_request, ctl_unload_index + 1)
+            while READ_ONCE_L(&ctl_rmdir_request) and READ_ONCE_I(&run_state) == RUN_RUNNING:
+                stw_poll()
+                nanosleep(&ts, NULL)
+        else:
+            ms_mutex_lock(&cgroup_ops_mutex)
+            ctl_rmdir_user_of(roots[ctl_unload_index])
+            ms_mutex_unlock(&cgroup_ops_mutex)
         kmem_cache_destroy(ctl_unload_index)
         ctl_unload_index = -1
 
@@ -152,37 +177,70 @@ cdef void ctl_module(ms_rng *rng) noexcept nogil:
     ctl_unload_gen = fetch_add_L(&kick_gen, 1) + 1
 
 cdef void ctl_limit(ms_rng *rng) noexcept nogil:
-    cdef mem_cgroup *m = ctl_random_memcg(rng, False)
+    """A memory.max write: not under cgroup_mutex (kernfs holds the css)."""
+    cdef mem_cgroup *m
+    ms_mutex_lock(&cgroup_ops_mutex)
+    m = ctl_random_memcg(rng, False)
+    if m != NULL:
+        css_get(m)
+    ms_mutex_unlock(&cgroup_ops_mutex)
     if m == NULL:
         return
     if ms_rng_below(rng, 2) == 0:
         mem_cgroup_set_limit(m, 0x7fffffffffffffff)
     else:
         mem_cgroup_set_limit(m, READ_ONCE_L(&m.memory) + ms_rng_below(rng, 64))
+    css_put(m)
 
-cdef void controller_step(ms_rng *rng) noexcept nogil:
-    cdef int total = cfg.w_mkdir + cfg.w_rmdir + cfg.w_migrate + cfg.w_module + cfg.w_limit
-    cdef int x
+cdef void cgroup_serve_request() noexcept nogil:
+    """The module actor asked for the rmdir of a memcg using the root it
+    unloads."""
+    cdef long req = smp_load_acquire_L(&ctl_rmdir_request)
+    if req:
+        ms_mutex_lock(&cgroup_ops_mutex)
+        ctl_rmdir_user_of(roots[req - 1])
+        ms_mutex_unlock(&cgroup_ops_mutex)
+        smp_store_release_L(&ctl_rmdir_request, 0)
+
+cdef void cgroup_tree_step(ms_rng *rng) noexcept nogil:
+    """mkdir or rmdir (weights w_mkdir, w_rmdir), under cgroup_mutex's
+    outer hold."""
+    cdef int total = cfg.w_mkdir + cfg.w_rmdir
     cdef mem_cgroup *m
-    ctl_finish_unload()
     if total <= 0:
         return
-    x = ms_rng_below(rng, total)
-    if x < cfg.w_mkdir:
+    ms_mutex_lock(&cgroup_ops_mutex)
+    if <int>ms_rng_below(rng, total) < cfg.w_mkdir:
         ctl_mkdir(rng)
-        return
-    x -= cfg.w_mkdir
-    if x < cfg.w_rmdir:
+    else:
         m = ctl_random_memcg(rng, False)
         if m != NULL:
             ctl_rmdir_one(m)
+    ms_mutex_unlock(&cgroup_ops_mutex)
+
+cdef void controller_step(ms_rng *rng) noexcept nogil:
+    cdef int w_module = 0 if cfg.module_actor else cfg.w_module
+    cdef int w_tree = 0 if cfg.cgroup_actor else cfg.w_mkdir + cfg.w_rmdir
+    cdef int total = w_tree + cfg.w_migrate + w_module + cfg.w_limit
+    cdef int x
+    if not cfg.module_actor:
+        ctl_finish_unload()
+    if not cfg.cgroup_actor:
+        cgroup_serve_request()
+    if total <= 0:
         return
-    x -= cfg.w_rmdir
+    x = ms_rng_below(rng, total)
+    if x < w_tree:
+        cgroup_tree_step(rng)
+        return
+    x -= w_tree
     if x < cfg.w_migrate:
+        ms_mutex_lock(&cgroup_ops_mutex)
         ctl_migrate(rng)
+        ms_mutex_unlock(&cgroup_ops_mutex)
         return
     x -= cfg.w_migrate
-    if x < cfg.w_module:
+    if x < w_module:
         ctl_module(rng)
         return
     ctl_limit(rng)
@@ -192,10 +250,13 @@ cdef void quiesce(int rounds) noexcept nogil:
     `rounds` rounds went by."""
     cdef int i
     for i in range(rounds):
-        flush_workqueue()
+        flush_workqueue(WQ_CGROUP_DESTROY)
+        flush_workqueue(WQ_KMEM_CACHE)
         rcu_barrier()
-        flush_workqueue()
-        if mpsc_empty(&workqueue) and rcu_pending_callbacks() == 0 \
+        flush_workqueue(WQ_CGROUP_DESTROY)
+        flush_workqueue(WQ_KMEM_CACHE)
+        flush_workqueue(WQ_SYSTEM)
+        if wq_all_empty() and rcu_pending_callbacks() == 0 \
                 and list_count(&memcg_all) == 1:
             break
 
@@ -212,6 +273,14 @@ cdef void controller_drain() noexcept nogil:
         for i in range(nr_workers):
             if not READ_ONCE_I(&workers[i].exited):
                 progress = 1
+        if cfg.module_actor and not smp_load_acquire_I(&module_actor_done):
+            progress = 1            # its module caches pass to the drain when it left
+        if cfg.active_memcg_actor and not smp_load_acquire_I(&active_memcg_done):
+            progress = 1
+        if cfg.cgroup_actor and not smp_load_acquire_I(&cgroup_actor_done):
+            progress = 1
+        if smp_load_acquire_L(&ctl_rmdir_request):
+            smp_store_release_L(&ctl_rmdir_request, 0)
         if not progress:
             break
         nanosleep(&ts, NULL)
@@ -254,22 +323,139 @@ cdef void controller_loop() noexcept nogil:
     controller_drain()
     WRITE_ONCE_I(&run_state, RUN_DONE)
 
-cdef void workqueue_loop() noexcept nogil:
+ctypedef void (*actor_step_t)(ms_thread *t) noexcept nogil
+
+cdef void actor_loop(actor_step_t step, long interval_ns, int *done) noexcept nogil:
+    """An actor's thread: one step every interval_ns while the run runs,
+    parking at stop-the-world requests between steps; *done when it left."""
+    cdef ms_thread *t = this_thread()
     cdef timespec ts
+    ts.tv_sec = interval_ns // 1000000000
+    ts.tv_nsec = interval_ns % 1000000000
+    while READ_ONCE_I(&run_state) == RUN_RUNNING:
+        stw_poll()
+        step(t)
+        t.counters[CNT_OPS] += 1
+        if interval_ns:
+            nanosleep(&ts, NULL)
+    smp_store_release_I(done, 1)
+
+cdef void module_step(ms_thread *t) noexcept nogil:
+    """The module actor: module caches in their own task, as module init and
+    exit run in other tasks than rmdir: kmem_cache_create (merging into an
+    alias raises the refcount), kmem_cache_destroy of any alias, the last
+    one through unloading (mm/slab_common.c).  Serialised with everything
+    else only by slab_mutex, memcg_cache_ids_sem and the dying flag, as in
+    the kernel."""
+    ctl_finish_unload()
+    if cfg.controller_on and cfg.w_module > 0:
+        ctl_module(&t.rng)
+
+cdef void cgroup_step(ms_thread *t) noexcept nogil:
+    """The cgroup actor: mkdir and rmdir in a task of their own, beside the
+    controller's migrations and limit writes; serialised with migrations by
+    cgroup_mutex's outer hold, as in the kernel, and with nothing else."""
+    cgroup_serve_request()
+    if cfg.controller_on:
+        cgroup_tree_step(&t.rng)
+
+cdef void active_memcg_loop() noexcept nogil:
+    """A memalloc_use_memcg() user (include/linux/sched/mm.h), as fsnotify
+    allocates events for the memcg of the group's creator
+    (fs/notify/fanotify/fanotify.c, fanotify_alloc_event): it holds a css
+    reference on a memcg (css_tryget: online or not), sets it as
+    current->active_memcg and allocates for it while the controller may
+    rmdir it.  memcg_kmem_get_cache then reads kmemcg_id and entries[id] of
+    a memcg it holds no online reference on, inside its read section: the
+    reader that the grace period between deactivation and kill is for.  It
+    allocates from the built-in roots only (its caches are never destroyed)
+    and frees at once; it answers kicks like any CPU (flush_all's IPI)."""
+    global active_memcg_held
+    cdef ms_thread *t = this_thread()
+    cdef mem_cgroup *m
+    cdef ms_object *o
+    cdef kmem_cache *root
+    cdef long left = 0
+    cdef timespec ts
+    ts.tv_sec = cfg.active_memcg_interval_ns // 1000000000
+    ts.tv_nsec = cfg.active_memcg_interval_ns % 1000000000
+    while READ_ONCE_I(&run_state) == RUN_RUNNING:
+        stw_poll()
+        poll_kick()
+        if active_memcg_held == NULL and nr_workers > 0:
+            # get_mem_cgroup_from_mm of some task: under RCU, a tryget
+            rcu_read_lock()
+            m = <mem_cgroup *>READ_ONCE_P(<void **>&workers[ms_rng_below(&t.rng, nr_workers)].memcg)
+            if memcg_ok(m, 20) and m != root_mem_cgroup and percpu_ref_tryget(&m.css):
+                WRITE_ONCE_P(<void **>&active_memcg_held, m)
+                left = 16 + ms_rng_below(&t.rng, 2048)
+            rcu_read_unlock()
+        if active_memcg_held != NULL:
+            root = <kmem_cache *>READ_ONCE_P(<void **>&roots[ms_rng_below(&t.rng, nr_builtin_roots)])
+            o = kmem_cache_alloc(root, &active_memcg_held)     # memalloc_use_memcg(m)
+            if o != NULL:
+                kmem_cache_free(o)
+            left -= 1
+            if left <= 0:
+                m = active_memcg_held
+                WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
+                css_put(m)                                     # the group goes
+        t.counters[CNT_OPS] += 1
+        if cfg.active_memcg_interval_ns:
+            nanosleep(&ts, NULL)
+    if active_memcg_held != NULL:
+        m = active_memcg_held
+        WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
+        css_put(m)
+    flush_cpu_slabs(True)
+    smp_store_release_I(&active_memcg_done, 1)
+
+cdef void workqueue_loop() noexcept nogil:
+    """A kworker: serve every workqueue's per-CPU pools, one work at a time
+    from each pool no other kworker runs (max_active 1), sweeping them from
+    a seeded random start so that no CPU's pool is served before another's
+    by rule (kernel/workqueue.c, worker_thread; here kworkers are not bound
+    to a CPU: any of them runs a CPU's next work)."""
+    cdef ms_thread *t = this_thread()
+    cdef timespec ts
+    cdef int k, j, start, total, ran
     ts.tv_sec = 0
     ts.tv_nsec = 50000
     while True:
         stw_poll()
-        if wq_run_one():
+        total = WQ_NR * wq_nr_pools()
+        start = ms_rng_below(&t.rng, total)
+        ran = 0
+        for k in range(total):
+            j = (start + k) % total
+            if wq_run_pool(j // wq_nr_pools(), j % wq_nr_pools()):
+                t.counters[CNT_OPS] += 1
+                ran = 1
+                stw_poll()
+        if ran:
             continue
-        if READ_ONCE_I(&run_state) == RUN_DONE and mpsc_empty(&workqueue):
+        if READ_ONCE_I(&run_state) == RUN_DONE and wq_all_empty():
             break
         nanosleep(&ts, NULL)
 
-cdef void rcu_thread_loop() noexcept nogil:
+cdef void rcu_thread_loop(int index) noexcept nogil:
+    """An RCU callback thread: serves the lists of the cpus c with c %
+    nr_rcu_threads == index, taking their batches together (one grace
+    period) and invoking them list by list in a seeded random order: each
+    list in its FIFO order, no order between lists (kernel/rcu/tree.c,
+    rcu_do_batch runs per CPU)."""
+    cdef ms_thread *t = this_thread()
+    cdef int x, nr = cfg.nr_rcu_threads if cfg.nr_rcu_threads > 0 else 1
+    cdef timespec ts
+    ts.tv_sec = 0
+    ts.tv_nsec = 20000
     while True:
         stw_poll()
-        if rcu_process_callbacks() == 0:
-            if READ_ONCE_I(&run_state) == RUN_DONE:
-                break
-            rcu_wait_for_callbacks(200000)
+        x = rcu_process_callbacks_share(index, nr, &t.rng)
+        if x:
+            t.counters[CNT_OPS] += x
+            continue
+        if READ_ONCE_I(&run_state) == RUN_DONE:
+            break
+        if rcu_wait_for_callbacks(200000):
+            nanosleep(&ts, NULL)            # callbacks on another thread's lists

@@ -26,6 +26,7 @@ cdef struct torture_state:
     int nreaders
     int hold_spins
     int use_call_rcu
+    int lists               # call_rcu spread over the callback lists of cpus 0..lists-1
     unsigned long long duration_ns
     long updates
     long skipped
@@ -51,7 +52,7 @@ cdef void _torture_cb(rcu_head *h) noexcept nogil:
 cdef void _torture_writer(torture_state *st, int cpu) noexcept nogil:
     cdef unsigned long long deadline
     cdef long i = 0, g = 1
-    cdef int j, tries
+    cdef int j, tries, saved
     cdef torture_obj *o
     cdef torture_obj *old
     ms_thread_register(cpu)
@@ -77,7 +78,9 @@ cdef void _torture_writer(torture_state *st, int cpu) noexcept nogil:
             continue
         if st.use_call_rcu and (g & 1):
             WRITE_ONCE_I(&old.state, TORTURE_RETIRED)
+            saved = ms_exec_cpu_swap(<int>((g >> 1) % st.lists))    # queued as if from that CPU
             call_rcu(&old.rh, _torture_cb)
+            ms_exec_cpu_swap(saved)
         else:
             synchronize_rcu()
             _torture_poison(old)
@@ -142,13 +145,17 @@ def _torture_reader_entry(size_t addr, int idx, int cpu):
 
 
 def rcu_torture(int readers=2, double duration_s=1.0, bint busted=False,
-                bint use_call_rcu=True, int hold_spins=200, int first_cpu=0):
+                bint use_call_rcu=True, int hold_spins=200, int first_cpu=0,
+                int lists=1, int cb_threads=1, unsigned long long seed=1):
     """rcutorture-style run: returns a dict of counts (``poison`` must be 0
-    unless ``busted``).  Threads: ``readers`` readers, one writer and one
-    callback thread, on cpus first_cpu.. first_cpu+readers+1."""
+    unless ``busted``).  Threads: ``readers`` readers, one writer and
+    ``cb_threads`` callback threads (each serving its share of the lists in
+    a seeded random order), on cpus first_cpu.. first_cpu+readers+cb_threads.
+    The writer's call_rcu goes round the lists of cpus 0..lists-1."""
     if readers < 1 or readers > TORTURE_MAX_READERS:
         raise ValueError(f"readers must be in [1, {TORTURE_MAX_READERS}]")
-    if first_cpu < 0 or first_cpu + readers + 2 > ms_nr_cpu_ids:
+    if first_cpu < 0 or first_cpu + readers + 1 + cb_threads > ms_nr_cpu_ids \
+            or lists < 1 or lists > ms_nr_cpu_ids or cb_threads < 1:
         raise ValueError("not enough cpu slots")
     cdef torture_state *st = <torture_state *>calloc(1, sizeof(torture_state))
     if st == NULL:
@@ -162,20 +169,23 @@ def rcu_torture(int readers=2, double duration_s=1.0, bint busted=False,
     st.nthreads = readers + 1
     st.hold_spins = hold_spins
     st.use_call_rcu = use_call_rcu
+    st.lists = lists
     st.duration_ns = <unsigned long long>(duration_s * 1e9)
     cdef unsigned long gp0 = rcu_gp_count()
     cdef unsigned long cb0 = rcu_cb_invoked_count()
     cdef size_t addr = <size_t>st
-    cb = CallbackThread(first_cpu + readers + 1)
+    cbs = [CallbackThread(first_cpu + readers + 1 + k, k, cb_threads, seed) for k in range(cb_threads)]
     rcu_set_busted(busted)
     try:
-        cb.start()
+        for cb in cbs:
+            cb.start()
         try:
             targets = [(_torture_writer_entry, (addr, first_cpu + readers))]
             targets += [(_torture_reader_entry, (addr, i, first_cpu + i)) for i in range(readers)]
             _run_threads(targets)
         finally:
-            cb.close()          # rcu_barrier(): every retired object poisoned
+            for cb in cbs:
+                cb.close()      # rcu_barrier(): every retired object poisoned
     finally:
         rcu_set_busted(False)
     res = {

@@ -238,6 +238,24 @@ static inline int ms_mutex_trylock_at(struct ms_mutex *m, const char *func)
 
 #define ms_mutex_trylock(m) ms_mutex_trylock_at((m), __func__)
 
+/* A blocking acquisition that only tries (for mutant deact-lock-inversion):
+ * the order graph learns the edges a blocking lock adds, so lockdep reports
+ * the inversion here, before any deadlock; the caller does not wait, so the
+ * run that reports it can still stop.  Where the kernel blocks and deadlocks
+ * against a thread holding the lock in the other order, this returns 0. */
+static inline int ms_mutex_lock_or_back_off_at(struct ms_mutex *m, const char *func)
+{
+	lockdep_acquire(m->cls, func);
+	if (pthread_mutex_trylock(&m->m) != 0) {
+		lockdep_release(m->cls);
+		return 0;
+	}
+	WRITE_ONCE_I(&m->owner, ms_thread_id());
+	return 1;
+}
+
+#define ms_mutex_lock_or_back_off(m) ms_mutex_lock_or_back_off_at((m), __func__)
+
 static inline void ms_mutex_unlock(struct ms_mutex *m)
 {
 	lockdep_release(m->cls);

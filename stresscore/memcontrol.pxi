@@ -189,7 +189,7 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
 cdef void css_free_rcu_fn(rcu_head *head) noexcept nogil:
     """queue_rcu_work(): the free runs in the workqueue after the grace period."""
     cdef mem_cgroup *memcg = <mem_cgroup *>head.owner
-    queue_work(&memcg.free_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.free_work)   # queue_rcu_work(cgroup_destroy_wq, ...)
 
 cdef void css_release_work_fn(work_struct *w) noexcept nogil:
     cdef mem_cgroup *memcg = <mem_cgroup *>w.owner
@@ -214,7 +214,7 @@ cdef void mem_cgroup_css_released(percpu_ref *ref) noexcept nogil:
     """percpu_ref release: runs in whichever thread dropped the last
     reference; the rest happens in the workqueue (css_release)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>ref.owner
-    queue_work(&memcg.release_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.release_work)   # css_release: cgroup_destroy_wq
 
 cdef mem_cgroup *mem_cgroup_alloc() noexcept nogil:
     cdef ms_list *node = quarantine_take(&memcg_quarantine, &nr_memcg_quarantine)
@@ -326,13 +326,15 @@ cdef void css_killed_ref_fn(percpu_ref *ref) noexcept nogil:
     css_tryget_online fails; queue the offline unless children are still
     online (css->online_cnt)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>ref.owner
-    queue_work(&memcg.offline_work)
+    queue_work(WQ_CGROUP_DESTROY, &memcg.offline_work)   # css_killed_ref_fn: cgroup_destroy_wq
 
 cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     """Offline the memcg, then every ancestor whose last online child this
     was (the online_cnt walk of the kernel's css_killed_work_fn)."""
     cdef mem_cgroup *memcg = <mem_cgroup *>w.owner
     cdef mem_cgroup *m = memcg
+    if not memcg_ok(memcg, 21):
+        return                          # freed before its offline ran (reported)
     ms_mutex_lock(&cgroup_mutex)
     m.online_cnt -= 1
     while m != NULL and m.online_cnt == 0 and m.offline_pending:
@@ -342,6 +344,8 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
         atomic_add_L(&gstats[G_MEMCG_OFFLINED], 1)
         css_put(m)                      # the reference kill_css took
         m = m.parent
+        if m != NULL and not memcg_ok(m, 21):
+            break                       # an ancestor freed under its child (reported): stop
         if m != NULL:
             m.online_cnt -= 1
     ms_mutex_unlock(&cgroup_mutex)
@@ -457,7 +461,7 @@ cdef void memcg_schedule_kmem_cache_create(mem_cgroup *memcg, kmem_cache *root, 
     cw.memcg = memcg
     cw.kmemcg_id = id
     count_event(CNT_CREATE_QUEUED)
-    queue_work(&cw.work)
+    queue_work(WQ_KMEM_CACHE, &cw.work)     # memcg_kmem_cache_wq
 
 # ---------------------------------------------------------------------------
 # Worker paths: memcg_kmem_get_cache / memcg_kmem_put_cache (mm/memcontrol.c).
@@ -494,7 +498,11 @@ cdef kmem_cache *memcg_kmem_get_cache(kmem_cache *root, mem_cgroup **task_memcg)
     # match the address dependency of this READ_ONCE.
     c = <kmem_cache *>READ_ONCE_P(<void **>&arr.entries[kmemcg_id])
     rcu_dereference_check("memcg_caches->entries[kmemcg_id] in memcg_kmem_get_cache")
-    ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing))
+    # open while the array grows, or while the memcg is dying: only a task
+    # with current->active_memcg (a css reference, not an online one) reads
+    # a dying memcg's entries, racing its offline
+    ms_delay_if(DP_GET_CACHE_ENTRY, READ_ONCE_I(&memcg_caches_growing) or
+                READ_ONCE_I(&memcg.state) != MEMCG_ONLINE)
     if READ_ONCE_L(&arr.magic) != ARRAY_MAGIC or <unsigned long>c == 0x6b6b6b6b6b6b6b6bUL:
         # the array was freed while this read section still used it
         rcu_read_unlock()

@@ -164,29 +164,75 @@ cdef class Model:
         return [workers[w].held[i].page.cache.id for i in range(workers[w].n_held)]
 
     # ---- asynchronous machinery ----
-    def run_work(self, int n=1):
-        """Run up to n queued work items; how many ran."""
-        cdef int i, done = 0
+    def run_work(self, int n=1, wq=None, cpu=None):
+        """Run up to n queued works; how many ran.  Which pool runs next is
+        the scheduler's freedom: with wq (a workqueue name) and cpu, only
+        that CPU's pool of that workqueue; else the first pool with a work
+        (workqueue order, then cpu order)."""
+        cdef int i, done = 0, q = -1, c = -1
         _as_cpu(self.sys_cpu)
+        if wq is not None:
+            q = WORKQUEUE_NAMES.index(wq)
+            c = cpu
+            if c < 0 or c >= ms_nr_cpu_ids:
+                raise IndexError(f"no cpu {cpu}")
         for i in range(n):
-            if not wq_run_one():
+            if q >= 0:
+                if not wq_run_pool(q, c):
+                    break
+            elif not wq_run_one():
                 break
             done += 1
         return done
 
     def pending_work(self):
-        cdef long k = 0
-        cdef mpsc_node *q = workqueue.tail
-        while q != NULL:
-            if q != &workqueue.stub:
-                k += 1
-            q = q.next
-        return k
+        """Works queued on every pool of every workqueue."""
+        return sum(self.work_pools().values())
 
-    def grace_period(self):
-        """End one grace period: run the RCU callbacks queued before it."""
+    def work_pools(self):
+        """{(workqueue name, cpu): queued works} of the pools that have some."""
+        out = {}
+        cdef mpsc_node *x
+        cdef int i, c, k
+        for i in range(WQ_NR):
+            for c in range(ms_nr_cpu_ids):
+                k = 0
+                x = wqs[i].pools[c].q.tail
+                while x != NULL:
+                    if x != &wqs[i].pools[c].q.stub:
+                        k += 1
+                    x = x.next
+                if k:
+                    out[(WORKQUEUE_NAMES[i], c)] = k
+        return out
+
+    def grace_period(self, cpu=None):
+        """End one grace period: run the RCU callbacks queued before it, on
+        one CPU's list (cpu) or on every list, lowest cpu first (the order
+        between lists is the scheduler's freedom)."""
+        cdef int c
+        cdef int n
         _as_cpu(self.sys_cpu)
-        return rcu_process_callbacks()
+        if cpu is None:
+            with nogil:
+                n = rcu_process_callbacks()
+            return n
+        c = cpu
+        if c < 0 or c >= ms_nr_cpu_ids:
+            raise IndexError(f"no cpu {cpu}")
+        with nogil:
+            n = rcu_process_callbacks_set(&c, 1)
+        return n
+
+    def callback_lists(self):
+        """{cpu: queued RCU callbacks} of the lists that have some."""
+        out = {}
+        cdef int c, k
+        for c in range(ms_nr_cpu_ids):
+            k = rcu_list_len(c)
+            if k:
+                out[c] = k
+        return out
 
     def pending_callbacks(self):
         return rcu_pending_callbacks()
@@ -350,6 +396,8 @@ cdef class Model:
                          "mailbox": _mailbox_list(&workers[w].mailbox)}
                         for w in range(self.workers)],
             "pending_work": self.pending_work(),
+            "work_pools": {f"{wqn}/{cpun}": nw for (wqn, cpun), nw in self.work_pools().items()},
+            "rcu_lists": self.callback_lists(),
         }
 
     # ---- test-only hooks: corrupt the state a checker guards ----

@@ -56,15 +56,8 @@
 	X(KILL_WITHOUT_GRACE_PERIOD, "kill-without-grace-period",                 \
 	  "the child cache is killed at deactivation, without waiting for a "     \
 	  "grace period",                                                         \
-	  "alloc-from-killed-cache", 0,                                           \
-	  "not caught only because of the model's serialisation: every task "     \
-	  "that reads this memcg's memcg_caches entries is attached to the "      \
-	  "cgroup and serialised with rmdir by the one controller, so the css "   \
-	  "kill's confirmation already covers it; in the kernel a "               \
-	  "memalloc_use_memcg (active_memcg) user reads the entries with only "   \
-	  "a css reference after the kill is confirmed, and the deactivation's "  \
-	  "grace period is what keeps its tryget safe (docs/DESIGN.md, "          \
-	  "section 11, rows 4 and 5)")                                            \
+	  "alloc-from-killed-cache", 1,                                           \
+	  "")                                                                     \
 	X(ARRAY_FREE_WITHOUT_GRACE_PERIOD, "array-free-without-grace-period",     \
 	  "the old memcg_caches array is freed at once when it grows",            \
 	  "use-after-free", 1,                                                    \
@@ -89,11 +82,8 @@
 	X(CREATE_AFTER_OFFLINE, "create-after-offline",                           \
 	  "memcg_create_kmem_cache does not check kmem_state and creates caches " \
 	  "for offline memcgs",                                                   \
-	  "lists", 0,                                                             \
-	  "here creation works and the offline share one ordered workqueue and "  \
-	  "a creation work is always queued before the kill confirmation that "   \
-	  "queues the offline, so it runs first; in the kernel the offline runs " \
-	  "from cgroup_destroy_wq, where the check is needed")                  \
+	  "lists", 1,                                                             \
+	  "")                                                                     \
 	X(DEACT_LOCK_INVERSION, "deact-lock-inversion",                           \
 	  "the deactivation work of a SLAB_TYPESAFE_BY_RCU cache takes "          \
 	  "cgroup_mutex while holding slab_mutex, the reverse of the offline's "  \

@@ -89,9 +89,16 @@ cdef extern from "urcu.h" nogil:
     void rcu_read_unlock() noexcept                          # leave read section
     int rcu_read_lock_held() noexcept                        # 1 inside a read section
     void synchronize_rcu() noexcept                          # wait for pre-existing readers; not inside a read section
-    void call_rcu(rcu_head *head, rcu_callback_t func) noexcept  # lock-free FIFO enqueue; func runs after a grace period
+    void call_rcu(rcu_head *head, rcu_callback_t func) noexcept  # lock-free FIFO enqueue on this CPU's list (ms_queue_cpu); func runs after a grace period
     int rcu_readers_in_section(int *tids, int max) noexcept  # stall reports: tids of readers in a read section now (racy)
-    int rcu_process_callbacks() noexcept                     # batch so far: 1 GP + invoke; returns count (0: no GP)
+    int rcu_process_callbacks() noexcept                     # every list's batch so far: 1 GP + invoke, lowest cpu first; count (0: no GP)
+    int rcu_process_callbacks_set(const int *cpus, int n) noexcept  # the batches of lists cpus[0..n): 1 GP + invoke in that order
+    int rcu_process_callbacks_share(int index, int nr, ms_rng *rng) noexcept  # lists c % nr == index, in a random order from rng
+    int rcu_list_len(int cpu) noexcept                       # callbacks on one list (quiescent lists only)
+    void rcu_set_wait_hook(void (*fn)() noexcept nogil) noexcept  # called while rcu_barrier() waits on callback threads
+    int ms_exec_cpu                                          # CPU a work or callback runs for, -1 otherwise (thread-local)
+    int ms_exec_cpu_swap(int c) noexcept                     # set ms_exec_cpu, return the previous value
+    int ms_queue_cpu() noexcept                              # the CPU whose list/queue this thread's call_rcu/queue_work uses
     int rcu_wait_for_callbacks(long timeout_ns) noexcept     # futex wait; 1 if callbacks are pending
     void rcu_barrier() noexcept                              # all callbacks queued before it have run; not from a callback
     void rcu_set_callback_thread_active(int on) noexcept     # a thread runs rcu_process_callbacks(): barrier waits on it
@@ -120,6 +127,7 @@ cdef extern from "locks.h" nogil:
     void ms_mutex_lock(ms_mutex *m) noexcept                 # blocking
     void ms_mutex_unlock(ms_mutex *m) noexcept               # release
     int ms_mutex_trylock(ms_mutex *m) noexcept               # 1 if acquired
+    int ms_mutex_lock_or_back_off(ms_mutex *m) noexcept   # records a blocking lock's order, then only tries (mutant deact-lock-inversion)
     int lockdep_spin_held(ms_spinlock *l) noexcept           # 1 if the CALLING thread holds l
     int lockdep_mutex_held(ms_mutex *m) noexcept             # 1 if the CALLING thread holds m
     int lockdep_assert_held_mutex(ms_mutex *m) noexcept      # 0 if held, else count (+abort in MS_DEBUG) and -1

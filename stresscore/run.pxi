@@ -111,7 +111,11 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     next_cache_id = 0
     kick_gen = 0
     wq_threaded = 0
-    mpsc_init(&workqueue)
+    wq_init()
+    slab_caches_to_rcu_destroy_work.func = slab_caches_to_rcu_destroy_workfn
+    slab_caches_to_rcu_destroy_work.owner = NULL
+    slab_caches_to_rcu_destroy_work.kind = WK_RCU_DESTROY
+    slab_caches_to_rcu_destroy_work.pending = 0
     if percpu_counter_init(&node_stat[0], BATCH) != 0 or \
             percpu_counter_init(&node_stat[1], BATCH) != 0:
         return -1
@@ -199,7 +203,7 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
             for i in range(1000):
                 while wq_run_one():
                     pass
-                if rcu_process_callbacks() == 0 and mpsc_empty(&workqueue):
+                if rcu_process_callbacks() == 0 and wq_all_empty():
                     break
             if borrowed:
                 ms_thread_unregister()
@@ -246,15 +250,57 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup")
+cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
+cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
+
+
 def engine_setup(dict c):
-    """Prepare a run from a plain dict (stress.engine builds it).  The
-    threads are then started with engine_thread(cpu) for every cpu in
-    range(workers + 3): workers, controller, workqueue, RCU callbacks."""
-    global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants
+    """Prepare a run from a plain dict (stress.engine builds it).  Returns
+    the role of each thread of the run, by cpu: workers, the controller, the
+    kworkers, the RCU callback threads; the caller starts engine_thread(cpu)
+    for every cpu in range(len(roles))."""
+    global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
+    global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
+    global cgroup_actor_done
     cdef int n = c["workers"]
-    cdef int i, k, slot
+    cdef int i, k, slot, cpu
+    cdef int nkw = c.get("kworkers", 2)
+    cdef int nrcu = c.get("rcu_threads", 2)
+    if nkw < 1 or nrcu < 1:
+        raise ValueError("a run needs at least one kworker and one RCU callback thread")
+    cdef bint module_actor = c.get("module_actor", True)
+    layout = [ROLE_WORKER] * n + [ROLE_CONTROLLER] + [ROLE_WORKQUEUE] * nkw + [ROLE_RCU] * nrcu
+    cdef bint active_memcg_actor = c.get("active_memcg_actor", True)
+    cdef bint cgroup_actor = c.get("cgroup_actor", True)
+    if cgroup_actor:
+        layout.append(ROLE_CGROUP)
+    if module_actor:
+        layout.append(ROLE_MODULE)
+    if active_memcg_actor:
+        layout.append(ROLE_ACTIVE_MEMCG)
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
-           c["max_held"], c["seed"], 3)
+           c["max_held"], c["seed"], len(layout) - n)
+    counts = {}
+    for cpu, role in enumerate(layout):
+        thread_role[cpu] = role
+        thread_index[cpu] = counts.get(role, 0)
+        counts[role] = thread_index[cpu] + 1
+    cfg.nr_kworkers = nkw
+    cfg.nr_rcu_threads = nrcu
+    cfg.module_actor = 1 if module_actor else 0
+    cfg.module_interval_ns = c.get("module_interval_us", 1000) * 1000
+    ctl_rmdir_request = 0
+    module_actor_done = 0
+    cfg.active_memcg_actor = 1 if active_memcg_actor else 0
+    cfg.active_memcg_interval_ns = c.get("active_memcg_interval_us", 20) * 1000
+    active_memcg_done = 0
+    active_memcg_held = NULL
+    nr_builtin_roots = len(BUILTIN_ROOTS)
+    cfg.cgroup_actor = 1 if cgroup_actor else 0
+    cfg.cgroup_interval_ns = c.get("cgroup_interval_us", 200) * 1000
+    cgroup_actor_done = 0
+    ms_mutex_init(&cgroup_ops_mutex)
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
     cfg.max_depth = c["max_depth"]
@@ -298,19 +344,19 @@ def engine_setup(dict c):
             ctl_online[ctl_nr_online] = m
             ctl_nr_online += 1
             mem_cgroup_migrate(&workers[i].memcg, m)
-    stw_participants = n + 3
+    stw_participants = len(layout)
+    rcu_set_wait_hook(stw_safe_point)
+    wq_wait_hook = stw_safe_point
     rcu_set_callback_thread_active(1)
     WRITE_ONCE_L(&wq_threaded, 1)
     WRITE_ONCE_I(&run_state, RUN_RUNNING)
+    return [ROLE_NAMES[r] for r in layout]
 
 
 def engine_thread(int cpu):
     """Body of one thread of the run (called in a threading.Thread)."""
-    cdef int role
-    if cpu < nr_workers:
-        role = ROLE_WORKER
-    else:
-        role = (ROLE_CONTROLLER, ROLE_WORKQUEUE, ROLE_RCU)[cpu - nr_workers]
+    cdef int role = thread_role[cpu]
+    cdef int index = thread_index[cpu]
     ms_thread_register(cpu)
     ms_threads[cpu].role = role
     with nogil:
@@ -321,8 +367,14 @@ def engine_thread(int cpu):
             controller_loop()
         elif role == ROLE_WORKQUEUE:
             workqueue_loop()
+        elif role == ROLE_MODULE:
+            actor_loop(module_step, cfg.module_interval_ns, &module_actor_done)
+        elif role == ROLE_ACTIVE_MEMCG:
+            active_memcg_loop()
+        elif role == ROLE_CGROUP:
+            actor_loop(cgroup_step, cfg.cgroup_interval_ns, &cgroup_actor_done)
         else:
-            rcu_thread_loop()
+            rcu_thread_loop(index)
         stw_leave()
     ms_thread_unregister()
 
@@ -335,8 +387,10 @@ def engine_request_drain():
 
 def engine_finish():
     """After every thread was joined."""
-    global wq_threaded
+    global wq_threaded, wq_wait_hook
     rcu_set_callback_thread_active(0)
+    rcu_set_wait_hook(NULL)
+    wq_wait_hook = NULL
     wq_threaded = 0
 
 
@@ -433,7 +487,7 @@ def live_stats():
     pauses = sorted(cp_ring[i] for i in range(min(ncp, CP_RING)))
     roles = []
     for c in range(ms_nr_cpu_ids):
-        roles.append(("none", "worker", "controller", "workqueue", "rcu")[ms_threads[c].role])
+        roles.append(ROLE_NAMES[ms_threads[c].role])
     return {
         "threads": threads,
         "roles": roles,

@@ -132,6 +132,14 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
     nr_reparented = 0
     n = memcg.kmem_caches.next
     while n != &memcg.kmem_caches:
+        if nr_reparented > READ_ONCE_L(&gstats[G_CACHE_CREATED]):
+            # More caches than were ever created: the walk left the list (a
+            # list changed under it), as CONFIG_DEBUG_LIST or the soft-lockup
+            # watchdog would report in the kernel.  Stop rather than spin.
+            violationf(V_LISTS, memcg.id, nr_reparented,
+                       "kmem_caches list of memcg %ld does not lead back to its head after %ld "
+                       "caches: changed under the reparenting walk", memcg.id, nr_reparented)
+            break
         s = <kmem_cache *>n.owner
         # kmem_caches lists and the memcg pointer are protected by slab_mutex
         # (rcu_dereference_protected(..., lockdep_is_held(&slab_mutex))).
@@ -208,16 +216,19 @@ cdef inline bint deactivation_ok(kmem_cache *s, long ctx) noexcept nogil:
 cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>head.owner
     if deactivation_ok(s, 12):
-        queue_work(&s.deact_work)
+        queue_work(WQ_KMEM_CACHE, &s.deact_work)
 
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
     ms_mutex_lock(&slab_mutex)
     if MUTANT(M_DEACT_LOCK_INVERSION) and s.typesafe:
         # mutant deact-lock-inversion: cgroup_mutex inside slab_mutex, the
-        # reverse of the offline's order (memcg_offline_kmem)
-        ms_mutex_lock(&cgroup_mutex)
-        ms_mutex_unlock(&cgroup_mutex)
+        # reverse of the offline's order (memcg_offline_kmem).  With the
+        # offline on cgroup_destroy_wq and this work on another kworker the
+        # kernel can deadlock here; lockdep reports the order first, and the
+        # model backs off instead of deadlocking, so the run can stop.
+        if ms_mutex_lock_or_back_off(&cgroup_mutex):
+            ms_mutex_unlock(&cgroup_mutex)
     if deactivation_ok(s, 1):   # under slab_mutex: a shutdown cannot slip in after the test
         kmemcg_cache_deactivate_after_rcu(s)
     ms_mutex_unlock(&slab_mutex)
@@ -237,7 +248,7 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>ref.owner
     spin_lock(&memcg_kmem_wq_lock)
     if not s.root.dying:
-        queue_work(&s.shutdown_work)
+        queue_work(WQ_KMEM_CACHE, &s.shutdown_work)
     spin_unlock(&memcg_kmem_wq_lock)
 
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
@@ -266,23 +277,56 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     list_del_init(&s.children_node)
     list_del_init(&s.kmem_caches_node)
     if s.typesafe:
-        # slab_caches_to_rcu_destroy: the model waits one grace period by
-        # call_rcu rather than rcu_barrier() in a work item.
+        # shutdown_cache (mm/slab_common.c): the pages' rcu_free_slab
+        # callbacks, on any CPU's list, still use the cache; the work waits
+        # for them with rcu_barrier().
         spin_lock(&release_lock)
+        s.release_batch = 0
         list_add_tail(&s.release_node, &caches_releasing)
         spin_unlock(&release_lock)
-        s.release_rcu.owner = s
-        call_rcu(&s.release_rcu, slab_kmem_cache_release_rcu)
+        schedule_work(&slab_caches_to_rcu_destroy_work)
     else:
         slab_kmem_cache_release(s)
     return 0
 
-cdef void slab_kmem_cache_release_rcu(rcu_head *head) noexcept nogil:
-    cdef kmem_cache *s = <kmem_cache *>head.owner
+cdef work_struct slab_caches_to_rcu_destroy_work    # on system_wq (schedule_work)
+cdef long rcu_destroy_runs = 0                      # atomic: numbers the work's runs
+
+cdef void slab_caches_to_rcu_destroy_workfn(work_struct *w) noexcept nogil:
+    """slab_caches_to_rcu_destroy_workfn (mm/slab_common.c): take the
+    caches waiting so far, rcu_barrier() (every rcu_free_slab of their pages,
+    on every CPU, has run), release them.  The kernel splices them onto a
+    local list; the model marks them so that the checkers still see them."""
+    cdef long run = fetch_add_L(&rcu_destroy_runs, 1) + 1
+    cdef ms_list *n
+    cdef kmem_cache *s
+    cdef long k = 0
     spin_lock(&release_lock)
-    list_del_init(&s.release_node)
+    n = caches_releasing.next
+    while n != &caches_releasing:
+        s = <kmem_cache *>n.owner
+        if s.release_batch == 0:
+            s.release_batch = run
+            k += 1
+        n = n.next
     spin_unlock(&release_lock)
-    slab_kmem_cache_release(s)
+    if k == 0:
+        return
+    rcu_barrier()
+    while True:
+        s = NULL
+        spin_lock(&release_lock)
+        n = caches_releasing.next
+        while n != &caches_releasing:
+            if (<kmem_cache *>n.owner).release_batch == run:
+                s = <kmem_cache *>n.owner
+                list_del_init(&s.release_node)
+                break
+            n = n.next
+        spin_unlock(&release_lock)
+        if s == NULL:
+            break
+        slab_kmem_cache_release(s)
 
 cdef void slab_kmem_cache_release(kmem_cache *s) noexcept nogil:
     """Drop the memcg reference (whatever memcg the pointer names now) and
@@ -455,7 +499,7 @@ cdef void flush_memcg_workqueue(kmem_cache *s) noexcept nogil:
     queued before the dying flag has run; from here on none may be in
     flight (s.flushed, which deactivation_ok checks)."""
     rcu_barrier()           # deactivations queued through call_rcu
-    flush_workqueue()       # their works, and pending creations
+    flush_workqueue(WQ_KMEM_CACHE)  # their works, and pending creations, on every CPU
     WRITE_ONCE_I(&s.flushed, 1)
     # Racing with children's deactivation, their kills may need another grace
     # period to switch to atomic mode (the children list cannot grow now).

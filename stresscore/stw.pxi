@@ -1,7 +1,9 @@
 # stw.pxi: the threads of a run and stop-the-world (docs/DESIGN.md, stw).
 #
 # Threads of a run, one per-cpu slot each: workers 0..n-1, then the
-# controller, the workqueue thread and the RCU callback thread.  Python
+# controller, the kworkers (every workqueue's pools) and the RCU callback
+# threads (each serves its share of the per-CPU callback lists); run.pxi's
+# engine_setup lays them out and returns their roles.  Python
 # starts them (threading.Thread -> engine_thread(cpu) in run.pxi -> `with
 # nogil`) and joins them; native loops return status codes, never raise.
 #
@@ -15,6 +17,9 @@ cdef enum:
     ROLE_CONTROLLER = 2
     ROLE_WORKQUEUE = 3
     ROLE_RCU = 4
+    ROLE_MODULE = 5             # module caches: kmem_cache_create / kmem_cache_destroy (actor)
+    ROLE_ACTIVE_MEMCG = 6       # memalloc_use_memcg() user (actor)
+    ROLE_CGROUP = 7             # cgroup mkdir / rmdir (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -39,6 +44,14 @@ cdef struct run_config:
     int w_limit
     long checkpoint_ns          # 0: no periodic checkpoints
     int controller_on
+    int nr_kworkers             # kworker threads serving the workqueues' per-CPU pools
+    int nr_rcu_threads          # RCU callback threads (lists cpu % nr == index)
+    int module_actor            # module caches in their own thread (else the controller's w_module)
+    long module_interval_ns     # module actor pacing
+    int active_memcg_actor      # a memalloc_use_memcg() user runs
+    int cgroup_actor            # mkdir/rmdir in their own thread (else the controller's)
+    long cgroup_interval_ns
+    long active_memcg_interval_ns
     unsigned long long seed
 
 cdef run_config cfg
@@ -57,6 +70,12 @@ cdef struct ms_worker:
     long stopped_sending        # WRITE_ONCE by the worker in the drain
     char _pad0[64]
     mpsc_queue mailbox          # lock-free MPSC: any worker pushes, the owner pops
+
+# The active_memcg actor's memcg (css reference held), NULL when none:
+# WRITE_ONCE by the actor, read by the checkers (world stopped).
+cdef mem_cgroup *active_memcg_held = NULL
+cdef int active_memcg_done = 0      # WRITE_ONCE by the actor when it drained
+cdef int nr_builtin_roots = 0       # roots 0..n-1 are never destroyed (set by engine_setup)
 
 cdef ms_worker *workers = NULL
 cdef int nr_workers = 0
@@ -100,6 +119,11 @@ cdef void stw_park() noexcept nogil:
 cdef inline void stw_poll() noexcept nogil:
     if READ_ONCE_L(&stw_requested):
         stw_park()
+
+cdef void stw_safe_point() noexcept nogil:
+    """stw_poll as a function: the hook flush_workqueue and rcu_barrier
+    call while they wait on other threads of the run."""
+    stw_poll()
 
 cdef void stw_stop() noexcept nogil:
     """Stop every other thread of the run at a safe point (the caller is a

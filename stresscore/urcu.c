@@ -55,6 +55,7 @@
 #include "locks.h"
 #include "mpsc.h"
 #include "percpu.h"
+#include "prng.h"
 #include "urcu.h"
 
 #define RCU_SPIN_BEFORE_YIELD 128
@@ -80,9 +81,14 @@ static long rcu_stat_gps;
 static long rcu_stat_hist[32];
 static long rcu_stat_cbs;
 
-/* ---- callbacks ---- */
-static struct mpsc_queue rcu_cb_queue;  /* lock-free producers; consumer under rcu_cb_consumer_lock */
-static pthread_mutex_t rcu_cb_consumer_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ---- callbacks: one list per cpu slot ---- */
+struct rcu_cpu_list {
+	struct mpsc_queue q;    /* lock-free producers; consumer under lock */
+	pthread_mutex_t lock;   /* one consumer per list; its batches stay in FIFO order */
+} MS_ALIGNED;
+static struct rcu_cpu_list rcu_lists[MS_MAX_CPUS];
+__thread int ms_exec_cpu = -1;
+static void (*rcu_wait_hook)(void);     /* set by the engine between runs */
 static long rcu_cb_pending;             /* atomic: queued, not yet invoked */
 static int rcu_cb_futex;                /* -1: the callback thread is (about to be) waiting; else 0 */
 static int rcu_cb_thread_active;        /* lock-free flag, set by the engine */
@@ -146,7 +152,12 @@ static void rcu_init_once(void)
 {
 	long q;
 
-	mpsc_init(&rcu_cb_queue);
+	int i;
+
+	for (i = 0; i < MS_MAX_CPUS; i++) {
+		mpsc_init(&rcu_lists[i].q);
+		pthread_mutex_init(&rcu_lists[i].lock, NULL);
+	}
 	if (pthread_key_create(&rcu_exit_key, rcu_thread_exit))
 		ms_die("pthread_key_create");
 	q = sys_membarrier(MEMBARRIER_CMD_QUERY);
@@ -318,59 +329,151 @@ int rcu_is_busted(void)
 
 /* ================= callbacks ================= */
 
-void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
+static int rcu_nr_lists(void)
+{
+	int n = READ_ONCE_I(&ms_nr_cpu_ids);
+
+	return n < 1 ? 1 : n > MS_MAX_CPUS ? MS_MAX_CPUS : n;
+}
+
+static int rcu_all_empty(void)
+{
+	int i, n = rcu_nr_lists();
+
+	for (i = 0; i < n; i++)
+		if (!mpsc_empty(&rcu_lists[i].q))
+			return 0;
+	return 1;
+}
+
+static void call_rcu_on(int cpu, struct rcu_head *head, void (*func)(struct rcu_head *))
 {
 	head->func = func;
 	atomic_add_L(&rcu_cb_pending, 1); /* relaxed: approximate count */
 	/* mpsc_push's xchg is fully ordered: the enqueue before the futex
 	 * read; pairs with smp_mb() in rcu_wait_for_callbacks(). */
-	mpsc_push(&rcu_cb_queue, (struct mpsc_node *)head);
+	mpsc_push(&rcu_lists[cpu].q, (struct mpsc_node *)head);
 	if (READ_ONCE_I(&rcu_cb_futex) == -1) {
 		WRITE_ONCE_I(&rcu_cb_futex, 0);
 		sys_futex(&rcu_cb_futex, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 	}
 }
 
+/* __call_rcu (kernel/rcu/tree.c): on this CPU's list. */
+void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
+{
+	call_rcu_on(ms_queue_cpu(), head, func);
+}
+
+int rcu_process_callbacks_set(const int *cpus, int n)
+{
+	struct mpsc_node *node, *first[MS_MAX_CPUS], **tailp;
+	int locked[MS_MAX_CPUS], order[MS_MAX_CPUS];
+	int i, j, c, total = 0, saved = ms_exec_cpu;
+
+	if (n > MS_MAX_CPUS)
+		n = MS_MAX_CPUS;
+	/* Lock in ascending cpu order (no deadlock between two servers), take
+	 * the batches, invoke in the order given. */
+	for (i = 0; i < n; i++)
+		order[i] = cpus[i];
+	for (i = 0; i < MS_MAX_CPUS; i++)
+		locked[i] = 0;
+	for (i = 0; i < n; i++)
+		if (order[i] >= 0 && order[i] < MS_MAX_CPUS)
+			locked[order[i]] = 1;
+	for (c = 0; c < MS_MAX_CPUS; c++) {
+		if (!locked[c])
+			continue;
+		pthread_mutex_lock(&rcu_lists[c].lock);
+		first[c] = NULL;
+		tailp = &first[c];
+		while ((node = mpsc_pop(&rcu_lists[c].q)) != NULL) {
+			/* The queue no longer references node: reuse ->next for the batch. */
+			node->next = NULL;
+			*tailp = node;
+			tailp = &node->next;
+			total++;
+		}
+	}
+	if (total)
+		synchronize_rcu(); /* every callback of the batches was queued before this grace period */
+	for (i = 0; total && i < n; i++) {
+		c = order[i];
+		if (c < 0 || c >= MS_MAX_CPUS || locked[c] != 1)
+			continue;
+		locked[c] = 2;  /* a cpu named twice is invoked once */
+		ms_exec_cpu = c;        /* the callbacks run for the CPU that queued them */
+		for (node = first[c]; node; ) {
+			struct rcu_head *h = (struct rcu_head *)node;
+
+			node = node->next; /* before func(), which may free h */
+			/* Before func(): a barrier waiter woken by its marker sees 0. */
+			atomic_add_L(&rcu_cb_pending, -1); /* relaxed: approximate count */
+			atomic_add_L(&rcu_stat_cbs, 1);    /* relaxed: statistics */
+			h->func(h);
+		}
+	}
+	ms_exec_cpu = saved;
+	for (j = MS_MAX_CPUS - 1; j >= 0; j--)
+		if (locked[j])
+			pthread_mutex_unlock(&rcu_lists[j].lock);
+	return total;
+}
+
 int rcu_process_callbacks(void)
 {
-	struct mpsc_node *node, *first = NULL, **tailp = &first;
-	int n = 0;
+	int i, cpus[MS_MAX_CPUS], n = rcu_nr_lists();
 
-	pthread_mutex_lock(&rcu_cb_consumer_lock); /* one consumer; batches stay in FIFO order */
-	while ((node = mpsc_pop(&rcu_cb_queue)) != NULL) {
-		/* The queue no longer references node: reuse ->next for the batch. */
-		node->next = NULL;
-		*tailp = node;
-		tailp = &node->next;
-		n++;
+	for (i = 0; i < n; i++)
+		cpus[i] = i;
+	return rcu_process_callbacks_set(cpus, n);
+}
+
+int rcu_process_callbacks_share(int index, int nr, struct ms_rng *rng)
+{
+	int cpus[MS_MAX_CPUS], c, k = 0, j, x, n = rcu_nr_lists();
+
+	if (nr < 1)
+		nr = 1;
+	for (c = index; c < n; c += nr)
+		cpus[k++] = c;
+	for (j = k - 1; rng && j > 0; j--) { /* Fisher-Yates */
+		c = (int)ms_rng_below(rng, (unsigned int)j + 1);
+		x = cpus[j];
+		cpus[j] = cpus[c];
+		cpus[c] = x;
 	}
-	if (n == 0) {
-		pthread_mutex_unlock(&rcu_cb_consumer_lock);
+	return rcu_process_callbacks_set(cpus, k);
+}
+
+int rcu_list_len(int cpu)
+{
+	struct mpsc_node *x;
+	int k = 0;
+
+	if (cpu < 0 || cpu >= MS_MAX_CPUS)
 		return 0;
-	}
-	synchronize_rcu(); /* every callback in the batch was queued before this grace period */
-	for (node = first; node; ) {
-		struct rcu_head *h = (struct rcu_head *)node;
+	for (x = rcu_lists[cpu].q.tail; x; x = x->next)
+		if (x != &rcu_lists[cpu].q.stub)
+			k++;
+	return k;
+}
 
-		node = node->next; /* before func(), which may free h */
-		/* Before func(): a barrier waiter woken by its marker sees 0. */
-		atomic_add_L(&rcu_cb_pending, -1); /* relaxed: approximate count */
-		atomic_add_L(&rcu_stat_cbs, 1);    /* relaxed: statistics */
-		h->func(h);
-	}
-	pthread_mutex_unlock(&rcu_cb_consumer_lock);
-	return n;
+void rcu_set_wait_hook(void (*fn)(void))
+{
+	rcu_wait_hook = fn;
 }
 
 int rcu_wait_for_callbacks(long timeout_ns)
 {
 	struct timespec ts;
 
-	if (!mpsc_empty(&rcu_cb_queue))
+	if (!rcu_all_empty())
 		return 1;
 	WRITE_ONCE_I(&rcu_cb_futex, -1);
 	smp_mb(); /* futex = -1 before the queue check; pairs with the xchg in call_rcu() */
-	if (mpsc_empty(&rcu_cb_queue)) {
+	if (rcu_all_empty()) {
 		if (timeout_ns < 0)
 			timeout_ns = 0;
 		ts.tv_sec = timeout_ns / 1000000000L;
@@ -379,7 +482,7 @@ int rcu_wait_for_callbacks(long timeout_ns)
 		sys_futex(&rcu_cb_futex, FUTEX_WAIT_PRIVATE, -1, &ts);
 	}
 	WRITE_ONCE_I(&rcu_cb_futex, 0);
-	return !mpsc_empty(&rcu_cb_queue);
+	return !rcu_all_empty();
 }
 
 void rcu_set_callback_thread_active(int on)
@@ -409,30 +512,42 @@ static void rcu_barrier_func(struct rcu_head *head)
 	pthread_mutex_unlock(&rcu_barrier_lock); /* m (on the waiter's stack) is not touched after this */
 }
 
-/* FIFO: when the marker has run, everything queued before it has run.
- * Must not be called from a callback. */
+/* rcu_barrier (kernel/rcu/tree.c): a marker entrained on every CPU's list;
+ * each list is FIFO, so when every marker has run, every callback queued
+ * before the call has run.  Must not be called from a callback. */
 void rcu_barrier(void)
 {
-	struct rcu_barrier_marker m;
-	int done;
+	struct rcu_barrier_marker m[MS_MAX_CPUS];
+	struct timespec ts;
+	int i, n = rcu_nr_lists(), left;
 
-	m.done = 0;
-	call_rcu(&m.head, rcu_barrier_func);
-	if (READ_ONCE_I(&rcu_cb_thread_active)) {
-		pthread_mutex_lock(&rcu_barrier_lock);
-		while (!m.done)
-			pthread_cond_wait(&rcu_barrier_cond, &rcu_barrier_lock);
-		pthread_mutex_unlock(&rcu_barrier_lock);
-		return;
+	for (i = 0; i < n; i++) {
+		m[i].done = 0;
+		call_rcu_on(i, &m[i].head, rcu_barrier_func);
 	}
 	for (;;) {
+		left = 0;
 		pthread_mutex_lock(&rcu_barrier_lock);
-		done = m.done;
+		for (i = 0; i < n; i++)
+			left += !m[i].done;
+		if (left && READ_ONCE_I(&rcu_cb_thread_active)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&rcu_barrier_cond, &rcu_barrier_lock, &ts);
+		}
 		pthread_mutex_unlock(&rcu_barrier_lock);
-		if (done)
+		if (!left)
 			return;
-		if (rcu_process_callbacks() == 0)
-			sched_yield(); /* a producer mid-push, or another consumer holds our marker */
+		if (READ_ONCE_I(&rcu_cb_thread_active)) {
+			if (rcu_wait_hook)
+				rcu_wait_hook(); /* a safe point: a stop of the world may park us here */
+		} else if (rcu_process_callbacks() == 0) {
+			sched_yield(); /* a producer mid-push, or another consumer holds a marker */
+		}
 	}
 }
 

@@ -17,9 +17,17 @@
  * first rcu_read_lock(); a lazily registered thread is unregistered by a
  * pthread key destructor when it exits.
  *
- * Callbacks: call_rcu() is a lock-free FIFO enqueue; rcu_process_callbacks()
- * (the engine's callback thread, or a test in "manual" mode) takes the batch
- * queued so far, waits one grace period and invokes it in order.
+ * Callbacks: as the kernel's (kernel/rcu/tree.c, __call_rcu), call_rcu()
+ * enqueues on the calling CPU's list (lock-free FIFO, one per cpu slot; the
+ * CPU is ms_exec_cpu while a work or a callback of another CPU runs, else
+ * the thread's slot).  Each list is invoked in its order, with no order
+ * between lists: rcu_process_callbacks_set() takes the batches of the lists
+ * it is given, waits one grace period and invokes them list by list in the
+ * order given (the engine's callback threads serve disjoint sets of lists in
+ * a seeded random order; rcu_process_callbacks() serves every list, lowest
+ * first, for tests in "manual" mode).  rcu_barrier() (kernel/rcu/tree.c,
+ * rcu_barrier: one callback entrained on every CPU) waits for every callback
+ * queued before it on every list.
  */
 #ifndef MS_URCU_H
 #define MS_URCU_H
@@ -45,6 +53,27 @@ extern __thread struct rcu_reader *rcu_reader_self MS_TLS; /* NULL until registe
 extern __thread int rcu_nesting MS_TLS;                     /* read-side nesting depth */
 extern long rcu_gp_ctr MS_HIDDEN;        /* written under rcu_gp_lock, read lock-free by readers; starts at 1 */
 extern int rcu_use_membarrier MS_HIDDEN; /* set once by rcu_init() under rcu_gp_lock */
+/* The CPU a work item or an RCU callback runs for (the one that queued it),
+ * -1 otherwise: call_rcu() and queue_work() queue on it rather than on the
+ * thread's own slot, as the kernel queues on the CPU the work runs on. */
+extern __thread int ms_exec_cpu MS_TLS;
+
+/* Set ms_exec_cpu, return the previous value (restore it with another swap). */
+static inline int ms_exec_cpu_swap(int c)
+{
+	int old = ms_exec_cpu;
+
+	ms_exec_cpu = c;
+	return old;
+}
+
+/* The CPU whose list or queue a call_rcu()/queue_work() of this thread uses. */
+static inline int ms_queue_cpu(void)
+{
+	int c = ms_exec_cpu >= 0 ? ms_exec_cpu : ms_cpu;
+
+	return c >= 0 && c < MS_MAX_CPUS ? c : 0;
+}
 
 /* Slow path of the first rcu_read_lock() of an unregistered thread. */
 struct rcu_reader *rcu_register_reader_slow(void);
@@ -107,6 +136,19 @@ void synchronize_rcu(void);
 int rcu_readers_in_section(int *tids, int max); /* stall reports: tids of readers in a section now */
 void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *));
 int rcu_process_callbacks(void);
+/* Take the batches of lists cpus[0..n), one grace period, invoke them list by
+ * list in that order; how many ran. */
+int rcu_process_callbacks_set(const int *cpus, int n);
+struct ms_rng;
+/* A callback thread's share: the lists c with c % nr == index, served as
+ * rcu_process_callbacks_set() in a random order drawn from rng (cpu order
+ * when rng is NULL). */
+int rcu_process_callbacks_share(int index, int nr, struct ms_rng *rng);
+/* Callbacks queued on one list (walks it: quiescent lists only, e.g. tests). */
+int rcu_list_len(int cpu);
+/* Called while rcu_barrier() waits for the callback threads (the engine's
+ * stop-the-world safe point), NULL for none. */
+void rcu_set_wait_hook(void (*fn)(void));
 int rcu_wait_for_callbacks(long timeout_ns);
 void rcu_barrier(void);
 void rcu_set_callback_thread_active(int on);

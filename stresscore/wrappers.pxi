@@ -103,38 +103,54 @@ def counters():
 # RCU callback thread (tests; the engine owns its own)
 # ---------------------------------------------------------------------------
 
-cdef void _cb_thread_loop(int *stop, int cpu) noexcept nogil:
+cdef void _cb_thread_loop(int *stop, int cpu, int index, int nr, unsigned long long seed) noexcept nogil:
+    """Serve the callback lists c with c % nr == index (every list when nr
+    is 1), all batches under one grace period, invoked list by list in a
+    seeded random order (no order between lists, as the kernel gives none)."""
+    cdef ms_rng rng
+    ms_rng_seed(&rng, seed, cpu)
     ms_thread_register(cpu)
     while not READ_ONCE_I(stop):
-        if rcu_process_callbacks() == 0:
+        if rcu_process_callbacks_share(index, nr, &rng) == 0:
             rcu_wait_for_callbacks(1000000)
     ms_thread_unregister()
 
 
-def _cb_thread_entry(size_t stop_addr, int cpu):
+def _cb_thread_entry(size_t stop_addr, int cpu, int index, int nr, unsigned long long seed):
     with nogil:
-        _cb_thread_loop(<int *>stop_addr, cpu)
+        _cb_thread_loop(<int *>stop_addr, cpu, index, nr, seed)
 
 
 cdef class CallbackThread:
-    """A thread running rcu_process_callbacks(); ``with CallbackThread(cpu):``.
+    """A thread invoking RCU callbacks; ``with CallbackThread(cpu):``.
+    CallbackThread(cpu, index, nr, seed) serves the lists c % nr == index
+    in a seeded random order (nr threads together serve every list).
 
     On exit: rcu_barrier() (served by the thread), detach, stop, join.
     """
     cdef int stop
     cdef int cpu
+    cdef int index
+    cdef int nr
+    cdef unsigned long long seed
     cdef object thread
 
-    def __cinit__(self, int cpu):
+    def __cinit__(self, int cpu, int index=0, int nr=1, unsigned long long seed=1):
+        if nr < 1 or index < 0 or index >= nr:
+            raise ValueError("index must be in [0, nr)")
         self.stop = 0
         self.cpu = cpu
+        self.index = index
+        self.nr = nr
+        self.seed = seed
         self.thread = None
 
     def start(self):
         self.stop = 0
         rcu_set_callback_thread_active(1)
         self.thread = _threading.Thread(
-            target=_cb_thread_entry, args=(<size_t>&self.stop, self.cpu), daemon=True)
+            target=_cb_thread_entry, args=(<size_t>&self.stop, self.cpu, self.index, self.nr, self.seed),
+            daemon=True)
         self.thread.start()
 
     def close(self):

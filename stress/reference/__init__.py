@@ -19,7 +19,7 @@ locks, no memory reuse.  It is
   - ``slab_common.py``: mm/slab_common.c (root caches, memcg_caches arrays,
     child caches: creation, deactivation and reparenting, kill, shutdown);
   - ``slub.py``: mm/slub.c (slab pages, per-cpu slabs, flushes);
-  - ``workqueue.py``, ``rcu.py``, ``percpu.py``: the ordered workqueue, RCU
+  - ``workqueue.py``, ``rcu.py``, ``percpu.py``: the per-CPU workqueues, RCU
     callbacks and grace periods, percpu_ref and percpu_counter;
   - ``model.py``: ``Model``, which composes them, with the workers and the
     API of ``stresscore._core.Model``.

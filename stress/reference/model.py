@@ -18,9 +18,11 @@ models what the snapshot shows exactly as the native model does it:
 - percpu_ref by its logical count: kill marks it dead, takes a reference for
   the switch to atomic mode and queues the switch as an RCU callback; only
   after the switch can a put release it;
-- the ordered workqueue (memcg_kmem_cache_wq) and the RCU callback queue as
-  FIFOs: a grace period runs the batch queued before it, callbacks queued by
-  that batch wait for the next one;
+- the workqueues (memcg_kmem_cache_wq, cgroup_destroy_wq) as one FIFO pool
+  per (workqueue, cpu) and the RCU callbacks as one FIFO list per cpu; which
+  pool or list runs next is an input (run_work(n, wq, cpu),
+  grace_period(cpu)); a grace period runs the batches queued before it,
+  callbacks queued by them wait for the next one;
 - in-place lists in kernel order: ``list_add`` inserts at the head,
   ``list_add_tail`` at the tail, ``list_splice_init`` at the head.
 
@@ -43,7 +45,7 @@ from .percpu import PercpuCounter, PercpuRefOps
 from .rcu import Rcu, Work
 from .slab_common import BUILTIN_ROOTS, MAX_ROOTS, KmemCache, SlabCommon
 from .slub import CpuState, Slub, _swap_remove
-from .workqueue import Workqueue
+from .workqueue import WORKQUEUE_NAMES, Workqueue
 
 
 @dataclass(eq=False)
@@ -85,8 +87,11 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.memcg_nr_cache_ids = 0
         self.kmemcg_ida = [False] * MEMCG_CACHES_MAX_SIZE
         self.node_stat = [PercpuCounter(self.nr_cpus), PercpuCounter(self.nr_cpus)]
-        self.workqueue: deque[Work] = deque()
-        self.rcu_callbacks: deque[Work] = deque()
+        self.exec_cpu = None                # the cpu of the work or callback running
+        self.pools: dict = {(q, c): deque() for q in WORKQUEUE_NAMES for c in range(self.nr_cpus)}
+        self.rcu_lists: list[deque] = [deque() for _ in range(self.nr_cpus)]
+        self.work_pending: set = set()      # schedule_work()'s PENDING bit, by work name
+        self.rcu_destroy_runs = 0
         self.kick_gen = 0
         self.next_memcg_id = 0
         self.next_cache_id = 0
@@ -236,25 +241,38 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
 
     # ---- asynchronous machinery ----
 
-    def run_work(self, n: int = 1) -> int:
+    def run_work(self, n: int = 1, wq=None, cpu=None) -> int:
         self.cpu = self.sys_cpu
+        if wq is not None:
+            WORKQUEUE_NAMES.index(wq)
+            if cpu is None or cpu < 0 or cpu >= self.nr_cpus:
+                raise IndexError(f"no cpu {cpu}")
         done = 0
         for _ in range(n):
-            if not self.wq_run_one():
+            if not (self.wq_run_pool(wq, cpu) if wq is not None else self.wq_run_one()):
                 break
             done += 1
         return done
 
     def pending_work(self) -> int:
-        return len(self.workqueue)
+        return sum(self.work_pools().values())
 
-    def grace_period(self) -> int:
-        """End one grace period: run the RCU callbacks queued before it."""
+    def work_pools(self) -> dict:
+        return {k: len(p) for k, p in self.pools.items() if p}
+
+    def grace_period(self, cpu=None) -> int:
+        """End one grace period: run the RCU callbacks queued before it, on
+        one CPU's list or on every list, lowest cpu first."""
         self.cpu = self.sys_cpu
-        return self.rcu_process_callbacks()
+        if cpu is not None and (cpu < 0 or cpu >= self.nr_cpus):
+            raise IndexError(f"no cpu {cpu}")
+        return self.rcu_process_callbacks(None if cpu is None else [cpu])
 
     def pending_callbacks(self) -> int:
-        return len(self.rcu_callbacks)
+        return sum(len(x) for x in self.rcu_lists)
+
+    def callback_lists(self) -> dict:
+        return {c: len(x) for c, x in enumerate(self.rcu_lists) if x}
 
     def settle(self, rounds: int = 50) -> None:
         """Run work and grace periods until nothing is pending."""
@@ -354,6 +372,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
                          "mailbox": [o.page.cache.id for o in w.mailbox]}
                         for i, w in enumerate(self.wk)],
             "pending_work": self.pending_work(),
+            "work_pools": {f"{q}/{c}": k for (q, c), k in self.work_pools().items()},
+            "rcu_lists": self.callback_lists(),
         }
 
 

@@ -1,9 +1,10 @@
 """RCU callbacks and grace periods (the native stresscore/urcu.c): one FIFO
-of callbacks; a grace period runs the batch queued before it."""
+list per CPU, no order between lists; a grace period runs the batches
+queued before it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 
 @dataclass(eq=False)
@@ -15,22 +16,33 @@ class Work:
 
 class Rcu:
     """call_rcu, grace periods and rcu_barrier of the Model
-    (self.rcu_callbacks: a deque of Work)."""
+    (self.rcu_lists: one deque of Work per cpu)."""
 
     def call_rcu(self, name: str, fn: Callable[[], None]) -> None:
-        self.rcu_callbacks.append(Work(name, fn))
+        self.rcu_lists[self.queue_cpu()].append(Work(name, fn))
 
-    def rcu_process_callbacks(self) -> int:
-        """End one grace period: run, in order, the callbacks queued before
-        it.  Those they queue wait for the next grace period."""
-        batch = list(self.rcu_callbacks)
-        self.rcu_callbacks.clear()
-        for cb in batch:
-            cb.fn()
-        return len(batch)
+    def rcu_process_callbacks(self, cpus: Optional[list] = None) -> int:
+        """End one grace period: take the batches of the lists of `cpus`
+        (every cpu, lowest first, when None), then run them list by list in
+        that order, each for its CPU.  Those they queue wait for the next
+        grace period."""
+        if cpus is None:
+            cpus = list(range(self.nr_cpus))
+        batches = []
+        for cpu in cpus:
+            batches.append((cpu, list(self.rcu_lists[cpu])))
+            self.rcu_lists[cpu].clear()
+        saved = self.exec_cpu
+        for cpu, batch in batches:
+            self.exec_cpu = cpu
+            for cb in batch:
+                cb.fn()
+        self.exec_cpu = saved
+        return sum(len(b) for _, b in batches)
 
     def rcu_barrier(self) -> None:
-        """Wait for every callback queued so far (single-threaded: one batch,
-        ended by a no-op marker)."""
-        self.call_rcu("rcu_barrier_func", lambda: None)
+        """Wait for every callback queued so far on every list
+        (single-threaded: one marker per list, then one pass over all)."""
+        for cpu in range(self.nr_cpus):
+            self.rcu_lists[cpu].append(Work("rcu_barrier_func", lambda: None))
         self.rcu_process_callbacks()

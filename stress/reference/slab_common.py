@@ -50,6 +50,7 @@ class KmemCache:
     deactivated: bool = False
     shut_down: bool = False
     freed: bool = False             # released (the native model poisons it)
+    release_batch: int = 0          # the slab_caches_to_rcu_destroy_workfn run that took it
     # ---- slab pages (both kinds) ----
     pages: list = field(default_factory=list)           # every live page, RCU-pending ones included
     cpu_slab: list = field(default_factory=list)
@@ -170,15 +171,26 @@ class SlabCommon:
         if s.memcg is not None and s in s.memcg.kmem_caches:
             s.memcg.kmem_caches.remove(s)
         if s.typesafe:
+            s.release_batch = 0
             self.caches_releasing.append(s)
-            self.call_rcu("slab_kmem_cache_release_rcu", lambda: self.slab_kmem_cache_release_rcu(s))
+            self.schedule_work("slab_caches_to_rcu_destroy_workfn", self.slab_caches_to_rcu_destroy_workfn)
         else:
             self.slab_kmem_cache_release(s)
         return 0
 
-    def slab_kmem_cache_release_rcu(self, s: KmemCache) -> None:
-        self.caches_releasing.remove(s)
-        self.slab_kmem_cache_release(s)
+    def slab_caches_to_rcu_destroy_workfn(self) -> None:
+        """Take the caches waiting so far, rcu_barrier(), release them."""
+        self.rcu_destroy_runs += 1
+        run = self.rcu_destroy_runs
+        batch = [s for s in self.caches_releasing if s.release_batch == 0]
+        for s in batch:
+            s.release_batch = run
+        if not batch:
+            return
+        self.rcu_barrier()
+        for s in batch:
+            self.caches_releasing.remove(s)
+            self.slab_kmem_cache_release(s)
 
     def slab_kmem_cache_release(self, s: KmemCache) -> None:
         """Drop the reference on whatever memcg the cache names now; free it."""
@@ -224,7 +236,7 @@ class SlabCommon:
         # flush_memcg_workqueue()
         s.dying = True
         self.rcu_barrier()          # deactivations queued through call_rcu
-        self.flush_workqueue()      # their works (the kills), and pending creations
+        self.flush_workqueue("memcg_kmem_cache")  # their works (the kills), and pending creations, every CPU
         if s.children:
             self.rcu_barrier()      # the kills switch refcounts after a grace period
         self.flush_all_cpu_slabs(s)

@@ -161,7 +161,7 @@ def test_violation_report_carries_everything():
     assert v["invariant"] == "stats"
     assert "memcg" in v["message"] and "stat[" in v["message"]
     fr = v["flight_recorder"]
-    assert len(fr) == 2 + 3                       # every thread of the run
+    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 3   # workers, controller, kworkers, RCU, cgroup, module and active_memcg actors
     events = [e for thread in fr for e in thread]
     assert events and all(len(thread) <= 64 for thread in fr)
     assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
@@ -260,3 +260,21 @@ def test_stall_report_names_the_reader_that_holds_the_grace_period():
     stalls = [v["message"] for v in r.violations if v["invariant"] == "stall"]
     assert stalls, r.violations_by_invariant
     assert "in a read section: cpu " in stalls[0], stalls[0]
+
+
+def test_threads_by_role_and_actors_configurable():
+    """The run's threads follow the configuration: kworkers, RCU callback
+    threads and which actors run; each role does work."""
+    r = run(Config(duration=1.0, workers=2, seed=3, kworkers=3, rcu_threads=1,
+                   module_actor=False, active_memcg_actor=False, cgroup_actor=True, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:1]
+    roles = [t["role"] for t in r.threads]
+    assert roles == ["worker", "worker", "controller", "workqueue", "workqueue", "workqueue", "rcu", "cgroup"]
+    r = run(Config(duration=1.0, workers=2, seed=4, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:1]
+    from stress.runfolder import threads_by_role
+    by_role = threads_by_role(r.stats)
+    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg"}
+    assert len(by_role["workqueue"]) == 2 and len(by_role["rcu"]) == 2
+    for role, rows in by_role.items():
+        assert all(row.get("ops", 0) > 0 for row in rows), role

@@ -45,7 +45,7 @@ def test_every_room_is_included_in_order():
     assert rooms == ["diag.pxi", "quarantine.pxi", "workqueue.pxi", "memcontrol.pxi",
                      "slab_common.pxi", "slub.pxi", "stw.pxi", "checkers.pxi", "worker.pxi",
                      "controller.pxi", "run.pxi", "model_api.pxi", "wrappers.pxi",
-                     "harness.pxi", "benchmarks.pxi"]
+                     "harness.pxi", "harness_queues.pxi", "benchmarks.pxi"]
     assert sorted(rooms) == sorted(p.name for p in CORE.glob("*.pxi"))
     header = (CORE / "_core.pyx").read_text().split('"""')[1]
     listed = [w for w in re.findall(r"^    (\w+)\s", header, re.M)]

@@ -3,7 +3,9 @@ plain-Python reference (stress/reference/).
 
 Hypothesis drives both with the same random operations (memcg mkdir, rmdir,
 task migration, limits, allocations, own and foreign frees, module caches
-including merged and TYPESAFE_BY_RCU ones, work items and grace periods) and
+including merged and TYPESAFE_BY_RCU ones, work items and grace periods,
+with the pool of the workqueue and the CPU's callback list that runs next
+drawn too) and
 asserts after every step that both return the same values and that their
 snapshots (every counter, per-cpu residue, refcount, state and list) are
 equal.  Each example ends with a drain, compared too, and the native final
@@ -205,6 +207,38 @@ class ModelDiff(RuleBasedStateMachine):
     @rule()
     def grace_period(self):
         self.both("grace_period")
+
+    # The scheduler's freedom: which CPU's pool of which workqueue runs its
+    # next work, which CPU's callback list ends its grace period next.
+    @rule(data=st.data(), n=st.integers(1, 3))
+    def run_work_on(self, data, n):
+        pools = self.native.work_pools()
+        assert pools == self.ref.work_pools()
+        if pools:
+            wq, cpu = data.draw(st.sampled_from(sorted(pools)))
+            self.both("run_work", n, wq, cpu)
+
+    @rule(data=st.data())
+    def grace_period_on(self, data):
+        lists = self.native.callback_lists()
+        assert lists == self.ref.callback_lists()
+        if lists:
+            self.both("grace_period", data.draw(st.sampled_from(sorted(lists))))
+
+    @rule(data=st.data(), k=st.integers(1, 12))
+    def interleave(self, data, k):
+        """k scheduling steps, each a pool's next work or a list's grace
+        period, chosen among those that have one."""
+        for _ in range(k):
+            choices = [("w",) + p for p in sorted(self.native.work_pools())]
+            choices += [("r", c) for c in sorted(self.native.callback_lists())]
+            if not choices:
+                break
+            ch = data.draw(st.sampled_from(choices))
+            if ch[0] == "w":
+                self.both("run_work", 1, ch[1], ch[2])
+            else:
+                self.both("grace_period", ch[1])
 
     @rule()
     def settle(self):
