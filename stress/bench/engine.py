@@ -347,35 +347,33 @@ def _switch_side_by_side(quick: bool, repeats: int, switch: str, label: str, see
             "on": _median(ops["on"]), "off": _median(ops["off"])}
 
 
-def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
-    r = _switch_side_by_side(quick, repeats, "MEMCG_STRESS_NO_COUNTERS", "counters", 2000)
+def _overhead(quick: bool, repeats: int, switch: str, prefix: str, label: str, seed0: int) -> dict:
+    """A compile-out switch's cost: ``<prefix>_overhead_pct`` and the runs
+    behind it, from _switch_side_by_side."""
+    r = _switch_side_by_side(quick, repeats, switch, label, seed0)
     on, off = r["on"], r["off"]
     return {
-        "counters_overhead_pct": (off - on) / off * 100.0,
-        "ops_per_s_1t_counters": on,
-        "ops_per_s_1t_no_counters": off,
-        "counters_runs": r["ops"],
-        "counters_verdicts": r["verdicts"],
-        "counters_build_s": r["build_s"],
-        "counters_child_crashes": r["crashes"],
+        f"{prefix}_overhead_pct": (off - on) / off * 100.0,
+        f"ops_per_s_1t_{prefix}": on,
+        f"ops_per_s_1t_no_{prefix}": off,
+        f"{prefix}_runs": r["ops"],
+        f"{prefix}_verdicts": r["verdicts"],
+        f"{prefix}_build_s": r["build_s"],
+        f"{prefix}_child_crashes": r["crashes"],
     }
+
+
+def counters_overhead(quick: bool, repeats: int = REPEATS) -> dict:
+    """The per-thread counters: a build with MEMCG_STRESS_NO_COUNTERS=1
+    against the default one."""
+    return _overhead(quick, repeats, "MEMCG_STRESS_NO_COUNTERS", "counters", "counters", 2000)
 
 
 def inline_checks_overhead(quick: bool, repeats: int = REPEATS) -> dict:
     """The same side by side for the inline checks (RCU lockdep, lock
     order, write-after-free images): a build with
     MEMCG_STRESS_NO_INLINE_CHECKS=1 against the default one."""
-    r = _switch_side_by_side(quick, repeats, "MEMCG_STRESS_NO_INLINE_CHECKS", "inline-checks", 4000)
-    on, off = r["on"], r["off"]
-    return {
-        "inline_checks_overhead_pct": (off - on) / off * 100.0,
-        "ops_per_s_1t_inline_checks": on,
-        "ops_per_s_1t_no_inline_checks": off,
-        "inline_checks_runs": r["ops"],
-        "inline_checks_verdicts": r["verdicts"],
-        "inline_checks_build_s": r["build_s"],
-        "inline_checks_child_crashes": r["crashes"],
-    }
+    return _overhead(quick, repeats, "MEMCG_STRESS_NO_INLINE_CHECKS", "inline_checks", "inline-checks", 4000)
 
 
 def base_tree_error(tree: str) -> str | None:
