@@ -26,7 +26,7 @@ from stresscore import _core
 
 MODES = ("reparent", "legacy")
 DELAY_POINTS = tuple(_core.DELAY_POINTS)
-MAX_WORKERS = _core.MAX_CPUS - 8          # + controller, 2 kworkers, 2 RCU callback threads, module, active_memcg and cgroup actors (defaults)
+MAX_WORKERS = _core.MAX_CPUS - 9          # + controller, 2 kworkers, 2 RCU callback threads, module, active_memcg, cgroup and sysfs actors (defaults)
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 MAX_DURATION_S = 7 * 86400               # the longest running phase
 MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
@@ -49,6 +49,7 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "page_free_put": (0.1, 500.0),
     "offline_kmem": (0.3, 200.0),
     "destroy_dying": (1.0, 5000.0),
+    "sysfs_show": (1.0, 2000.0),
 }
 
 
@@ -113,6 +114,10 @@ class Config:
     active_memcg_interval_us: int = 20   # its pacing
     cgroup_actor: bool = True            # mkdir/rmdir in their own thread (else the controller's)
     cgroup_interval_us: int = 200        # its pacing
+    sysfs_actor: bool = True             # a /sys/kernel/slab user: finds caches in sysfs, reads objects/slabs, writes shrink
+    sysfs_interval_us: int = 100         # its pacing
+    sysfs_deactivate_remove: bool = False  # 5.4's early sysfs_slab_remove() at deactivation (reproduces its kobject leak)
+    sysfs_shrink_roots: bool = False     # it also writes shrink of the built-in root caches (5.4's kernfs/slab_mutex order: a lock-order report)
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True
@@ -123,6 +128,7 @@ class Config:
     stall_gp: float = 5.0
     stall_work: float = 5.0
     stall_offline: float = 20.0
+    drain_timeout: float = 120.0         # seconds the drain may take before its stall is reported by thread
 
     def __post_init__(self):
         # the spellings a TOML file and the command line take: durations
@@ -153,20 +159,27 @@ class Config:
                              ("alloc_pct", 0, 100), ("send_pct", 0, 100),
                              ("controller_interval_us", 0, 10_000_000), ("kworkers", 1, 8),
                              ("rcu_threads", 1, 8), ("module_interval_us", 0, 10_000_000),
-                             ("active_memcg_interval_us", 0, 10_000_000), ("cgroup_interval_us", 0, 10_000_000)):
+                             ("active_memcg_interval_us", 0, 10_000_000), ("cgroup_interval_us", 0, 10_000_000),
+                             ("sysfs_interval_us", 0, 10_000_000)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(name.replace("_", "-"), f"must be a whole number from {lo} to {hi}, got {v!r}")
         if self.workers + 1 + self.kworkers + self.rcu_threads + bool(self.module_actor) \
-                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) > _core.MAX_CPUS:
+                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) + bool(self.sysfs_actor) > _core.MAX_CPUS:
             bad("workers", f"workers + kworkers + rcu-threads + the controller and actors must be at most "
                            f"{_core.MAX_CPUS} threads")
+        for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove") + ACTOR_SWITCHES:
+            if not isinstance(getattr(self, name), bool):
+                bad(name.replace("_", "-"), f"expected true or false, got {getattr(self, name)!r}")
         if self.alloc_pct + self.send_pct > 100:
             bad("send-pct", "alloc-pct + send-pct must be at most 100")
         if len(self.controller_weights) != 5 or any(w < 0 for w in self.controller_weights):
             bad("controller-weights", "five weights >= 0: mkdir rmdir migrate module limit")
         if not 1 <= len(self.root_weights) <= 16 or any(w < 0 for w in self.root_weights) or sum(self.root_weights) <= 0:
             bad("root-weights", "1 to 16 weights >= 0, not all zero")
+        if not isinstance(self.drain_timeout, (int, float)) or isinstance(self.drain_timeout, bool) \
+                or not 0 < self.drain_timeout <= 3600:
+            bad("drain-timeout", f"must be more than 0 and at most 3600 seconds, got {self.drain_timeout!r}")
         for name in ("checkpoint_interval", "stat_interval", "stall_gp", "stall_work", "stall_offline"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0 or v > 3600:
@@ -232,6 +245,10 @@ class Config:
             "active_memcg_interval_us": self.active_memcg_interval_us,
             "cgroup_actor": self.cgroup_actor,
             "cgroup_interval_us": self.cgroup_interval_us,
+            "sysfs_actor": self.sysfs_actor,
+            "sysfs_interval_us": self.sysfs_interval_us,
+            "sysfs_shrink_roots": self.sysfs_shrink_roots,
+            "sysfs_deactivate_remove": self.sysfs_deactivate_remove,
             "root_weights": tuple(self.root_weights),
             "checkpoint_interval": self.checkpoint_interval,
             "delays": self.delays if self.delay_injection else {},
@@ -334,7 +351,11 @@ FILE_ONLY = {"preset", "out", "output", "quiet", "keep_going", "no_delays", "del
 ALIASES = {"max_cgroups": "max_memcgs", "output": "out"}
 DURATION_KEYS = ("duration", "checkpoint_interval", "stat_interval")
 #: soak options that are whole numbers, named as the fields
-NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "alloc_pct", "send_pct", "controller_interval_us")
+NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "alloc_pct", "send_pct", "controller_interval_us",
+                  "kworkers", "rcu_threads", "module_interval_us", "active_memcg_interval_us",
+                  "cgroup_interval_us", "sysfs_interval_us")
+#: soak switches --no-<actor> (Config field: the actor runs)
+ACTOR_SWITCHES = ("module_actor", "active_memcg_actor", "cgroup_actor", "sysfs_actor")
 
 
 @dataclass
@@ -425,6 +446,9 @@ def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
         d["seed"] = whole_number("seed", args.seed)
     if args.no_controller:
         d["controller"] = False
+    for actor in ACTOR_SWITCHES:
+        if getattr(args, "no_" + actor, False):
+            d[actor] = False
     for item in args.delay or []:
         p, pm = parse_delay(item, delays)
         delays[p] = pm

@@ -22,7 +22,8 @@ from stresscore import _core
 from . import perfcounters
 from .config import Config
 
-DRAIN_TIMEOUT_S = 120.0
+DRAIN_TIMEOUT_S = 120.0     # Config.drain_timeout's default
+DRAIN_GRACE_S = 30.0        # after a drain stall was reported: how long the threads still have to leave
 
 
 @dataclass
@@ -135,6 +136,7 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     first_violation = None
     interrupted = False
     drain_at = None
+    stalled_at = None               # when the drain outlived drain_timeout (its stall was reported)
     next_stat = t0 + config.stat_interval if config.stat_interval else float("inf")
     sample_every = min(config.stat_interval or 1.0, max(0.05, (config.duration or 60) / 200))
     next_sample = t0 + sample_every
@@ -177,7 +179,13 @@ def _run(config, seed, native, emit, stop_event) -> Result:
                 next_stat = now + config.stat_interval
         if drain_at is not None and not any(th.is_alive() for th in threads):
             break
-        if drain_at is not None and now - drain_at > DRAIN_TIMEOUT_S:
+        if drain_at is not None and stalled_at is None and now - drain_at > config.drain_timeout:
+            # name every thread that has not left; then keep waiting a
+            # while, so that a slow drain still ends and the next run can start
+            stalled_at = now
+            _core.drain_stall_report([cpu for cpu, th in enumerate(threads) if th.is_alive()],
+                                     config.drain_timeout)
+        if stalled_at is not None and now - stalled_at > DRAIN_GRACE_S:
             break
     hung = any(th.is_alive() for th in threads)
     end = time.monotonic()
@@ -200,7 +208,9 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     samples.append(final)
     if hung:
         verdict = "violation"
-        violations.append({"invariant": "liveness", "message": f"the drain did not finish within {DRAIN_TIMEOUT_S:.0f} s",
+        violations.append({"invariant": "liveness",
+                           "message": f"the drain did not finish within {config.drain_timeout:g} s "
+                                      f"and {DRAIN_GRACE_S:.0f} s more; no other run can start in this process",
                            "t": round(end - t0, 4)})
     elif nv:
         verdict = "violation"

@@ -52,6 +52,10 @@ EVENT_TEXT: dict[str, str] = {
     "limit": "limit of memcg {a} set to {b} pages",
     "violation": "violation of {invariant}",
     "kick": "cpu slabs flushed ({a} pages unfrozen)",
+    "sysfs_remove": "sysfs_slab_remove_workfn: cache {a} removed from sysfs ({b} kobject references left)",
+    "sysfs_unlink": "kobject_del: cache {a} unlinked from /sys/kernel/slab",
+    "sysfs_show": "sysfs reader: cache {a} shows {b}",
+    "sysfs_shrink": "sysfs writer: shrink of cache {a} (slabs left: {b})",
 }
 
 #: events shown per thread under a violation on the terminal

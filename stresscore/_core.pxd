@@ -57,6 +57,9 @@ cdef enum:
     WK_CACHE_DEACT = 5          # kmemcg_workfn -> kmemcg_cache_deactivate_after_rcu
     WK_CACHE_SHUTDOWN = 6       # kmemcg_workfn -> kmemcg_cache_shutdown_fn
     WK_RCU_DESTROY = 7          # slab_caches_to_rcu_destroy_workfn
+    WK_SYSFS_REMOVE = 8         # sysfs_slab_remove_workfn (system_wq)
+
+    KN_DEACTIVATED_BIAS = -1000000000   # kernfs: added to kn->active when the node is removed
 
 # ---------------------------------------------------------------------------
 # Structures.
@@ -159,6 +162,12 @@ cdef struct kmem_cache:
     long nr_pages               # list_lock
     long *cpu_slab              # per cpu: [0] active page, [1] freelist, [2] free count; own cpu only
     long ck_on_list             # checker scratch (world stopped)
+    # ---- sysfs (/sys/kernel/slab/<cache>, mm/slub.c) ----
+    long kobj_ref               # atomic: the kobject's reference count; its release frees the cache
+    int in_sysfs                # sysfs_lock: kobj.state_in_sysfs (added, not yet kobject_del'd)
+    long kn_active              # atomic: kernfs active references of its files; + KN_DEACTIVATED_BIAS once removed
+    work_struct kobj_remove_work    # sysfs_slab_remove_workfn on system_wq
+    ms_list sysfs_node          # sysfs_lock: on sysfs_caches while in sysfs, then on sysfs_unlinked until released
 
 cdef struct ms_page
 
@@ -203,3 +212,11 @@ cdef bint run_is_running() noexcept nogil                                # [stw]
 # slab_common -> slub
 cdef void flush_all_cpu_slabs(kmem_cache *s) noexcept nogil              # [slub] flush_all, from kmem_cache_destroy
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil                     # [slub] __kmem_cache_shutdown's test, from shutdown_cache
+cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil               # [slub] from kmemcg_cache_deactivate_after_rcu
+
+# slab_common -> sysfs (mm/slub.c's sysfs part)
+cdef bint sysfs_remove_at_deactivation() noexcept nogil                  # [sysfs] the early sysfs_slab_remove of deactivation runs
+cdef void sysfs_slab_add(kmem_cache *s) noexcept nogil                   # [sysfs] from create_cache
+cdef void sysfs_slab_remove(kmem_cache *s) noexcept nogil                # [sysfs] deactivation and __kmem_cache_shutdown
+cdef void sysfs_slab_unlink(kmem_cache *s) noexcept nogil                # [sysfs] kobject_del, from shutdown_cache
+cdef void sysfs_slab_release(kmem_cache *s) noexcept nogil               # [sysfs] kobject_put, from shutdown_cache and the RCU destroy work

@@ -17,6 +17,8 @@ the rooms, in the order included below:
     slab_common  mm/slab_common.c: root caches, memcg_caches, create,
                  deactivate, shutdown, kmem_cache_destroy
     slub         mm/slub.c: pages, objects, cpu slabs, alloc and free
+    sysfs        mm/slub.c's sysfs: the kobjects of caches, /sys/kernel/slab
+                 files, kernfs active references, the sysfs actor's step
   engine (the threads of a run):
     stw          roles, run state, workers' state, stop-the-world
     checkers     the invariants, checkpoints
@@ -39,6 +41,7 @@ include "workqueue.pxi"
 include "memcontrol.pxi"
 include "slab_common.pxi"
 include "slub.pxi"
+include "sysfs.pxi"
 include "stw.pxi"
 include "checkers.pxi"
 include "worker.pxi"

@@ -307,6 +307,19 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         if c.memcg != NULL and c.memcg.magic == MEMCG_MAGIC:
             c.memcg.ck_holders += 1
         n = n.next
+    # shut down and unlinked from sysfs, released when a queued
+    # sysfs_slab_remove_workfn drops its kobject reference (those still
+    # waiting for their grace period were counted above)
+    spin_lock(&sysfs_lock)
+    n = sysfs_unlinked.next
+    while n != &sysfs_unlinked:
+        c = <kmem_cache *>n.owner
+        if not c.is_root and list_empty(&c.release_node):
+            nchildcaches += 1
+            if c.memcg != NULL and c.memcg.magic == MEMCG_MAGIC:
+                c.memcg.ck_holders += 1
+        n = n.next
+    spin_unlock(&sysfs_lock)
     spin_unlock(&release_lock)
     # the active_memcg user's css reference (it may be offline: that is its point)
     if active_memcg_held != NULL and active_memcg_held.magic == MEMCG_MAGIC:

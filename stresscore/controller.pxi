@@ -21,6 +21,8 @@ cdef long ctl_unload_gen = 0
 cdef long ctl_rmdir_request = 0
 cdef int module_actor_done = 0                  # WRITE_ONCE by the module actor when it left its loop
 cdef int cgroup_actor_done = 0                  # WRITE_ONCE by the cgroup actor when it left its loop
+cdef int sysfs_actor_done = 0                   # WRITE_ONCE by the sysfs actor when it left its loop
+cdef int drain_hold = 0                         # tests: the controller's drain waits while set (WRITE_ONCE from Python)
 # The kernel holds cgroup_mutex across the whole of cgroup_mkdir,
 # cgroup_rmdir (cgroup_kn_lock_live) and a task migration
 # (cgroup_procs_write -> cgroup_kn_lock_live); the model's cgroup_mutex is
@@ -268,6 +270,8 @@ cdef void controller_drain() noexcept nogil:
     cdef int i, progress
     ts.tv_sec = 0
     ts.tv_nsec = 100000
+    while READ_ONCE_I(&drain_hold):
+        nanosleep(&ts, NULL)        # a test holds the drain (run.pxi hold_drain)
     while True:
         progress = 0
         for i in range(nr_workers):
@@ -278,6 +282,8 @@ cdef void controller_drain() noexcept nogil:
         if cfg.active_memcg_actor and not smp_load_acquire_I(&active_memcg_done):
             progress = 1
         if cfg.cgroup_actor and not smp_load_acquire_I(&cgroup_actor_done):
+            progress = 1
+        if cfg.sysfs_actor and not smp_load_acquire_I(&sysfs_actor_done):
             progress = 1
         if smp_load_acquire_L(&ctl_rmdir_request):
             smp_store_release_L(&ctl_rmdir_request, 0)

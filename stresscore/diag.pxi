@@ -43,6 +43,10 @@ cdef enum:
     EV_LIMIT               # limit change (a: memcg id, b: limit)
     EV_VIOLATION           # a: invariant code
     EV_KICK                # a worker flushed its cpu slabs (a: pages unfrozen)
+    EV_SYSFS_REMOVE        # sysfs_slab_remove_workfn: KOBJ_REMOVE uevent (a: cache id, b: kobject refs left)
+    EV_SYSFS_UNLINK        # sysfs_slab_unlink: kobject_del (a: cache id)
+    EV_SYSFS_SHOW          # a sysfs reader read objects/slabs of a cache (a: cache id, b: the value)
+    EV_SYSFS_SHRINK        # a sysfs writer wrote shrink (a: cache id, b: 1 when slabs remain)
     EV_NR
 
 EV_NAMES = ["none", "alloc_slow", "page_free", "charge", "charge_fail",
@@ -51,7 +55,8 @@ EV_NAMES = ["none", "alloc_slow", "page_free", "charge", "charge_fail",
             "reparent", "cache_create", "cache_deactivate", "cache_kill",
             "cache_shutdown", "cache_release", "memcg_release", "memcg_free",
             "root_create", "root_destroy", "array_grow", "checkpoint",
-            "delay", "limit", "violation", "kick"]
+            "delay", "limit", "violation", "kick", "sysfs_remove", "sysfs_unlink",
+            "sysfs_show", "sysfs_shrink"]
 
 cdef enum:
     FR_SIZE = 64            # events kept per thread (a power of two)
@@ -258,12 +263,13 @@ cdef enum:
     DP_PAGE_FREE_PUT         # __free_slab: between the uncharge and the cache put (cache killed)
     DP_OFFLINE_KMEM          # memcg_offline_kmem: between deactivation and the id change
     DP_DESTROY_DYING         # kmem_cache_destroy: between the last reference and the dying flag
+    DP_SYSFS_SHOW            # a sysfs reader: between finding a killed cache (kernfs active reference) and reading it
     DP_NR
 
 DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
             "reparent_swap", "reparent_splice", "deactivate_dying",
             "create_publish", "array_grow", "flush_stats", "cache_kill",
-            "page_free_put", "offline_kmem", "destroy_dying"]
+            "page_free_put", "offline_kmem", "destroy_dying", "sysfs_show"]
 
 # where each point sits (for `memcg-stress list delays`), in DP_* order
 DP_WHERE = [
@@ -280,6 +286,7 @@ DP_WHERE = [
     "__free_slab: between the uncharge and the cache put (cache killed)",
     "memcg_offline_kmem: between deactivation and the id change",
     "kmem_cache_destroy: between the last reference and the dying flag",
+    "a sysfs reader or writer (/sys/kernel/slab): between finding a killed child cache (kernfs active reference) and using it",
 ]
 
 cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)

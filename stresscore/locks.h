@@ -53,6 +53,7 @@ enum {
 	LC_RELEASE_LOCK,
 	LC_QUARANTINE_LOCK,
 	LC_PAGE_POOL_LOCK,
+	LC_KN_ACTIVE,       /* kernfs active reference of a sysfs file (kernfs_get_active, kernfs_drain) */
 	LC_NR
 };
 #define MS_HELD_MAX 8

@@ -35,9 +35,10 @@ cdef class Model:
     cdef int sys_cpu
 
     def __init__(self, int workers=2, str mode="reparent", mutant=None,
-                 long max_held=100000, unsigned long long seed=1):
+                 long max_held=100000, unsigned long long seed=1, bint sysfs_deactivate_remove=False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
+        set_sysfs_deactivate_remove(sysfs_deactivate_remove)
         _setup(workers, 1 if mode == "legacy" else 0, _mutant_id(mutant),
                max_held, seed, 1)
         self.workers = workers
@@ -406,7 +407,8 @@ cdef class Model:
         lists, objects, use-after-free, double-free, percpu-owner, lockdep,
         refcount-negative, killed-cache, double-release, cpu-freelist-count,
         cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
-        rcu-lockdep, lock-order, local-stats."""
+        rcu-lockdep, lock-order, local-stats, sysfs-freed-cache,
+        kobject-negative, sysfs-unlinked."""
         cdef mem_cgroup *m
         cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
@@ -414,6 +416,7 @@ cdef class Model:
         cdef ms_page *pg
         cdef long *p
         cdef int i
+        global nr_sysfs_caches
         _as_cpu(self.sys_cpu)
         if what == "charge":
             atomic_add_L(&root_mem_cgroup.memory, 1)
@@ -511,6 +514,37 @@ cdef class Model:
             c = self._any_child_cache()
             m = <mem_cgroup *>READ_ONCE_P(<void **>&c.memcg)
             rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg (corrupt)")
+        elif what == "sysfs-freed-cache":
+            # a freed cache left in /sys/kernel/slab: a reader finds it
+            c = self._any_child_cache()
+            c.magic = POISON_MAGIC
+            spin_lock(&sysfs_lock)
+            list_del_init(&c.sysfs_node)
+            list_add(&c.sysfs_node, &sysfs_caches)     # the reader's pick below is the first entry
+            spin_unlock(&sysfs_lock)
+            c = kernfs_find_active(&ms_threads[self.sys_cpu].rng)
+            while c != NULL:                             # an entry picked past the head: try again
+                kernfs_put_active(c)
+                c = kernfs_find_active(&ms_threads[self.sys_cpu].rng)
+            (<kmem_cache *>sysfs_caches.next.owner).magic = CACHE_MAGIC
+        elif what == "kobject-negative":
+            # one kobject_put too many on a cache whose kobject is alive
+            c = self._any_child_cache()
+            p = &c.kobj_ref
+            i = p[0]
+            p[0] = 0
+            kobject_put_cache(c)
+            p[0] = i
+        elif what == "sysfs-unlinked":
+            # a live cache on the ledger of unlinked caches awaiting their
+            # kobject's release: its memcg reference is counted twice
+            c = self._any_child_cache()
+            spin_lock(&sysfs_lock)
+            list_del_init(&c.sysfs_node)
+            list_add_tail(&c.sysfs_node, &sysfs_unlinked)
+            c.in_sysfs = 0
+            nr_sysfs_caches -= 1
+            spin_unlock(&sysfs_lock)
         elif what == "lock-order":
             # slab_mutex then cgroup_mutex, against mkdir's cgroup_mutex
             # then slab_mutex (memcg_alloc_cache_id growing the arrays)

@@ -94,6 +94,17 @@
 	  "memcg_charge_slab, refused by a limit, waits for reclaim inside an "   \
 	  "RCU read section (a blocking wait where sleeping is not allowed)",     \
 	  "stall", 1,                                                             \
+	  "")                                                                     \
+	X(SYSFS_REMOVE_NO_GET, "sysfs-remove-no-get",                             \
+	  "sysfs_slab_remove schedules its work without taking a kobject "        \
+	  "reference, so the cache can be released before the work runs",         \
+	  "use-after-free", 1,                                                    \
+	  "")                                                                     \
+	X(SYSFS_UNLINK_LATE, "sysfs-unlink-late",                                 \
+	  "shutdown_cache drops the kobject's last reference (the cache is "      \
+	  "freed) before kobject_del removes its sysfs files and drains their "   \
+	  "readers",                                                              \
+	  "use-after-free", 1,                                                    \
 	  "")
 
 enum {

@@ -34,6 +34,7 @@ void (*ms_lock_order_hook)(const char *msg);
 const char *const ms_lock_class_names[LC_NR] = {
 	"none", "cgroup_mutex", "slab_mutex", "memcg_kmem_wq_lock",
 	"kmem_cache.list_lock", "release_lock", "quarantine_lock", "page_pool_lock",
+	"kn->active",
 };
 /* The functions of each edge's first occurrence: [held][taken][0] held
  * the first lock, [1] took the second.  lockdep_graph_lock. */

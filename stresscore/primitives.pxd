@@ -142,8 +142,11 @@ cdef extern from "locks.h" nogil:
         LC_RELEASE_LOCK
         LC_QUARANTINE_LOCK
         LC_PAGE_POOL_LOCK
+        LC_KN_ACTIVE
         LC_NR
         MS_HELD_MAX
+    void lockdep_acquire(int cls, const char *func) noexcept  # a lock-like hold (kernfs active reference): its order edges
+    void lockdep_release(int cls) noexcept
     cdef struct ms_held_lock:
         int cls
         const char *func
@@ -227,6 +230,8 @@ cdef extern from "mutants.h" nogil:
         M_CREATE_AFTER_OFFLINE
         M_DEACT_LOCK_INVERSION
         M_RCU_READ_ACROSS_SLEEP
+        M_SYSFS_REMOVE_NO_GET
+        M_SYSFS_UNLINK_LATE
         M_NR
     cdef struct ms_mutant:
         int id

@@ -96,6 +96,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     INIT_LIST_HEAD(&slab_root_caches)
     INIT_LIST_HEAD(&memcg_all)
     INIT_LIST_HEAD(&caches_releasing)
+    sysfs_init()
     INIT_LIST_HEAD(&memcg_quarantine)
     INIT_LIST_HEAD(&cache_quarantine)
     INIT_LIST_HEAD(&array_quarantine)
@@ -190,7 +191,7 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
     cdef int i
     cdef bint borrowed
     if READ_ONCE_I(&run_state) in (RUN_RUNNING, RUN_DRAINING):
-        raise RuntimeError("a run is in progress in this process")
+        raise RuntimeError("a run is in progress in this process (or the drain of an earlier one never finished)")
     if n_workers < 0 or n_workers + extra_cpus > MS_MAX_CPUS:
         raise ValueError(f"workers must be in [0, {MS_MAX_CPUS - extra_cpus}]")
     if model_ready:
@@ -250,7 +251,7 @@ GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
 
 
-ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup")
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup", "sysfs")
 cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
 cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
 
@@ -262,7 +263,7 @@ def engine_setup(dict c):
     for every cpu in range(len(roles))."""
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
     global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
-    global cgroup_actor_done
+    global cgroup_actor_done, sysfs_actor_done, sysfs_shrink_roots_below, sysfs_deactivate_remove
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
@@ -279,6 +280,9 @@ def engine_setup(dict c):
         layout.append(ROLE_MODULE)
     if active_memcg_actor:
         layout.append(ROLE_ACTIVE_MEMCG)
+    cdef bint sysfs_actor = c.get("sysfs_actor", True)
+    if sysfs_actor:
+        layout.append(ROLE_SYSFS)
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
            c["max_held"], c["seed"], len(layout) - n)
     counts = {}
@@ -300,6 +304,11 @@ def engine_setup(dict c):
     cfg.cgroup_actor = 1 if cgroup_actor else 0
     cfg.cgroup_interval_ns = c.get("cgroup_interval_us", 200) * 1000
     cgroup_actor_done = 0
+    cfg.sysfs_actor = 1 if sysfs_actor else 0
+    cfg.sysfs_interval_ns = c.get("sysfs_interval_us", 100) * 1000
+    sysfs_actor_done = 0
+    sysfs_shrink_roots_below = len(BUILTIN_ROOTS) if c.get("sysfs_shrink_roots", False) else 0
+    sysfs_deactivate_remove = 1 if c.get("sysfs_deactivate_remove", False) else 0
     ms_mutex_init(&cgroup_ops_mutex)
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]
@@ -373,6 +382,8 @@ def engine_thread(int cpu):
             active_memcg_loop()
         elif role == ROLE_CGROUP:
             actor_loop(cgroup_step, cfg.cgroup_interval_ns, &cgroup_actor_done)
+        elif role == ROLE_SYSFS:
+            actor_loop(sysfs_step, cfg.sysfs_interval_ns, &sysfs_actor_done)
         else:
             rcu_thread_loop(index)
         stw_leave()
@@ -392,6 +403,41 @@ def engine_finish():
     rcu_set_wait_hook(NULL)
     wq_wait_hook = NULL
     wq_threaded = 0
+
+
+def hold_drain(bint on):
+    """Tests: make the controller's drain wait (on) or let it go (off)."""
+    WRITE_ONCE_I(&drain_hold, 1 if on else 0)
+
+
+def drain_stall_report(cpus, double timeout_s):
+    """A drain that did not finish within its timeout: one `stall`
+    violation per thread of the run that has not left, naming its role,
+    the locks it holds and its last flight-recorder events (read racily:
+    the thread may still be running)."""
+    cdef char buf[VMSG]
+    cdef int cpu, i, n
+    cdef long h, j
+    cdef fr_event *e
+    for cpu in cpus:
+        if cpu < 0 or cpu >= MS_MAX_CPUS:
+            continue
+        role = ROLE_NAMES[thread_role[cpu]] if 0 <= thread_role[cpu] < len(ROLE_NAMES) else "?"
+        held = []
+        n = READ_ONCE_I(&ms_nr_held[cpu])
+        for i in range(min(n, MS_HELD_MAX)):
+            held.append(ms_lock_class_names[ms_held_locks[cpu][i].cls].decode())
+        evs = []
+        h = READ_ONCE_L(&ms_threads[cpu].fr_head)
+        for j in range(max(0, h - 3), h):
+            e = &ms_threads[cpu].fr[j & (FR_SIZE - 1)]
+            evs.append(f"{EV_NAMES[e.ev] if 0 <= e.ev < EV_NR else e.ev}({e.a},{e.b})")
+        text = (f"drain not finished after {timeout_s:g} s: cpu {cpu} ({role}) has not left; "
+                f"holds {', '.join(held) or 'no lock'}; last events {' '.join(evs) or 'none'}")
+        raw = text.encode()[:VMSG - 1]
+        memcpy(buf, <const char *>raw, len(raw))
+        buf[len(raw)] = 0
+        report_violation(V_STALL, cpu, thread_role[cpu], buf)
 
 
 def engine_state():

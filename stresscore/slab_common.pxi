@@ -234,8 +234,14 @@ cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     ms_mutex_unlock(&slab_mutex)
 
 cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
-    """Kill the cache's refcount; ask every cpu to flush its slab of it (the
-    shrink of __kmemcg_cache_deactivate_after_rcu, an IPI in the kernel)."""
+    """__kmemcg_cache_deactivate_after_rcu (mm/slub.c): shrink, and remove
+    the sysfs files of a cache the shrink left empty (sysfs_slab_remove);
+    then kill the cache's refcount and ask every cpu to flush its slab of it
+    (the flush_all of that shrink, an IPI in the kernel)."""
+    if sysfs_remove_at_deactivation() and __kmem_cache_shrink(s) == 0:
+        # off by default: 5.4 leaks the kobject reference of this remove
+        # when its work is still pending at shutdown (docs/DESIGN.md, sysfs)
+        sysfs_slab_remove(s)
     ms_delay(DP_CACHE_KILL)
     fr_record(EV_CACHE_KILL, s.id, 0)
     atomic_add_L(&gstats[G_CACHE_KILLED], 1)
@@ -274,19 +280,27 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     s.shut_down = 1
     fr_record(EV_CACHE_SHUTDOWN, s.id, 0)
     atomic_add_L(&gstats[G_CACHE_SHUTDOWN], 1)
+    sysfs_slab_remove(s)        # the end of __kmem_cache_shutdown
     list_del_init(&s.children_node)
     list_del_init(&s.kmem_caches_node)
     if s.typesafe:
         # shutdown_cache (mm/slab_common.c): the pages' rcu_free_slab
         # callbacks, on any CPU's list, still use the cache; the work waits
         # for them with rcu_barrier().
+        sysfs_slab_unlink(s)
         spin_lock(&release_lock)
         s.release_batch = 0
         list_add_tail(&s.release_node, &caches_releasing)
         spin_unlock(&release_lock)
         schedule_work(&slab_caches_to_rcu_destroy_work)
+    elif MUTANT(M_SYSFS_UNLINK_LATE):
+        # mutant sysfs-unlink-late: the last reference goes first, a sysfs
+        # reader can still find the freed cache until kobject_del
+        sysfs_slab_release(s)
+        sysfs_slab_unlink(s)
     else:
-        slab_kmem_cache_release(s)
+        sysfs_slab_unlink(s)
+        sysfs_slab_release(s)   # kobject_put: released now, or when a queued remove work drops its reference
     return 0
 
 cdef work_struct slab_caches_to_rcu_destroy_work    # on system_wq (schedule_work)
@@ -326,11 +340,12 @@ cdef void slab_caches_to_rcu_destroy_workfn(work_struct *w) noexcept nogil:
         spin_unlock(&release_lock)
         if s == NULL:
             break
-        slab_kmem_cache_release(s)
+        sysfs_slab_release(s)
 
 cdef void slab_kmem_cache_release(kmem_cache *s) noexcept nogil:
     """Drop the memcg reference (whatever memcg the pointer names now) and
-    free the cache: poisoned and quarantined."""
+    free the cache: poisoned and quarantined.  The kobject's release
+    (kmem_cache_release in sysfs.pxi) calls it."""
     cdef mem_cgroup *memcg = s.memcg
     fr_record(EV_CACHE_RELEASE, s.id, memcg.id if memcg != NULL else -1)
     WRITE_ONCE_L(&s.magic, POISON_MAGIC)
@@ -419,6 +434,7 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     s.memcg = memcg
     list_add(&s.children_node, &root.children)
     list_add(&s.kmem_caches_node, &memcg.kmem_caches)
+    sysfs_slab_add(s)           # __kmem_cache_create, in root's "cgroup" kset
     ms_delay(DP_CREATE_PUBLISH)
     # Readers do not lock: the cache must be complete before it is visible.
     # Pairs with READ_ONCE(arr->entries[id]) (address dependency) in
@@ -476,6 +492,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
     s.memcg_caches = memcg_cache_array_alloc(ids if ids > 0 else MEMCG_CACHES_MIN_SIZE)
     s.create_pending = <int *>calloc(MEMCG_CACHES_MAX_SIZE, sizeof(int))
     list_add_tail(&s.root_caches_node, &slab_root_caches)
+    sysfs_slab_add(s)           # __kmem_cache_create: /sys/kernel/slab/<name>
     roots[slot] = s
     ms_mutex_unlock(&slab_mutex)
     if ms_cpu >= 0:
@@ -576,6 +593,10 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     list_del_init(&s.root_caches_node)
     roots[index] = NULL
     fr_record(EV_ROOT_DESTROY, index, 0)
+    # shutdown_cache(s) of the root: __kmem_cache_shutdown's
+    # sysfs_slab_remove, then kobject_del, under slab_mutex
+    sysfs_slab_remove(s)
+    sysfs_slab_unlink(s)
     ms_mutex_unlock(&slab_mutex)
     # the root's own memcg_caches array goes a grace period later, and so
     # does a TYPESAFE_BY_RCU root, after its pending page frees
@@ -584,7 +605,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
         s.release_rcu.owner = s
         call_rcu(&s.release_rcu, root_cache_release_rcu)
     else:
-        root_cache_release(s)
+        sysfs_slab_release(s)   # kobject_put; its release frees the root
     return 0
 
 cdef void root_cache_release(kmem_cache *s) noexcept nogil:
@@ -592,4 +613,4 @@ cdef void root_cache_release(kmem_cache *s) noexcept nogil:
     quarantine_put(&s.quarantine_node, &cache_quarantine, &nr_cache_quarantine)
 
 cdef void root_cache_release_rcu(rcu_head *head) noexcept nogil:
-    root_cache_release(<kmem_cache *>head.owner)
+    sysfs_slab_release(<kmem_cache *>head.owner)

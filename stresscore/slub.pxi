@@ -376,6 +376,14 @@ cdef long slabs_in_use(kmem_cache *s) noexcept nogil:
     spin_unlock(&s.list_lock)
     return n
 
+cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil:
+    """__kmem_cache_shrink (mm/slub.c): 0 when the cache has no slab left,
+    1 otherwise.  What the model can do today: its empty slabs are already
+    discarded (no partial lists), and it does not flush_all() here (other
+    cpus' slabs are unfrozen by the kick after the kill; docs/DESIGN.md
+    section 11, rows 8 and 13)."""
+    return 1 if slabs_in_use(s) else 0
+
 # ---------------------------------------------------------------------------
 # The allocation and free entry points used by workers.
 

@@ -20,6 +20,7 @@ cdef enum:
     ROLE_MODULE = 5             # module caches: kmem_cache_create / kmem_cache_destroy (actor)
     ROLE_ACTIVE_MEMCG = 6       # memalloc_use_memcg() user (actor)
     ROLE_CGROUP = 7             # cgroup mkdir / rmdir (actor)
+    ROLE_SYSFS = 8              # /sys/kernel/slab reader and shrink writer (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -52,6 +53,8 @@ cdef struct run_config:
     int cgroup_actor            # mkdir/rmdir in their own thread (else the controller's)
     long cgroup_interval_ns
     long active_memcg_interval_ns
+    int sysfs_actor             # a /sys/kernel/slab user runs
+    long sysfs_interval_ns
     unsigned long long seed
 
 cdef run_config cfg

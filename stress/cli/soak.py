@@ -70,6 +70,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-controller", action="store_true",
                    help="no mkdir/rmdir/migrate controller thread (default: a controller)")
 
+    g = p.add_argument_group("actors and kernel threads")
+    d = Config()
+    g.add_argument("--kworkers", metavar="N",
+                   help=f"kworker threads serving the per-CPU workqueues, 1 to 8 (default {d.kworkers})")
+    g.add_argument("--rcu-threads", metavar="N",
+                   help=f"RCU callback threads serving the per-CPU callback lists, 1 to 8 (default {d.rcu_threads})")
+    for actor, what in (("module", "module caches: kmem_cache_create with merging, kmem_cache_destroy"),
+                        ("active-memcg", "a memalloc_use_memcg() user allocating for a memcg it holds a css reference on"),
+                        ("cgroup", "mkdir and rmdir"),
+                        ("sysfs", "a /sys/kernel/slab user: reads objects and slabs, writes shrink")):
+        field = actor.replace("-", "_")
+        g.add_argument(f"--no-{actor}-actor", dest=f"no_{field}_actor", action="store_true",
+                       help=f"no {actor} actor thread ({what}) (default: on)")
+        g.add_argument(f"--{actor}-interval-us", metavar="US",
+                       help=f"pause between the {actor} actor's actions in microseconds, 0 to 10000000 "
+                            f"(default {getattr(d, field + '_interval_us')})")
+
     g = p.add_argument_group("delay injection")
     g.add_argument("--delay", metavar="POINT=PROB:MAX_US", action="append",
                    help="delay injection at one point: probability 0 to 1, longest delay in microseconds "

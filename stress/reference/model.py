@@ -68,7 +68,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
     Same methods and results as stresscore._core.Model."""
 
     def __init__(self, workers: int = 2, mode: str = "reparent", mutant=None,
-                 max_held: int = 100000, seed: int = 1):
+                 max_held: int = 100000, seed: int = 1, sysfs_deactivate_remove: bool = False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
         if mutant is not None:
@@ -91,6 +91,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.pools: dict = {(q, c): deque() for q in WORKQUEUE_NAMES for c in range(self.nr_cpus)}
         self.rcu_lists: list[deque] = [deque() for _ in range(self.nr_cpus)]
         self.work_pending: set = set()      # schedule_work()'s PENDING bit, by work name
+        self.sysfs_deactivate_remove = sysfs_deactivate_remove   # the early remove at deactivation (sysfs.pxi)
         self.rcu_destroy_runs = 0
         self.kick_gen = 0
         self.next_memcg_id = 0

@@ -51,6 +51,9 @@ class KmemCache:
     shut_down: bool = False
     freed: bool = False             # released (the native model poisons it)
     release_batch: int = 0          # the slab_caches_to_rcu_destroy_workfn run that took it
+    # ---- sysfs (stresscore/sysfs.pxi) ----
+    kobj_ref: int = 1               # the kobject's references: its own and one per queued remove work
+    in_sysfs: bool = True           # until kobject_del
     # ---- slab pages (both kinds) ----
     pages: list = field(default_factory=list)           # every live page, RCU-pending ones included
     cpu_slab: list = field(default_factory=list)
@@ -135,7 +138,11 @@ class SlabCommon:
         self.kmemcg_cache_deactivate_after_rcu(s)
 
     def kmemcg_cache_deactivate_after_rcu(self, s: KmemCache) -> None:
-        """Kill the cache's refcount and kick every cpu to flush its slab."""
+        """Shrink (and, when the model does the early remove, remove the
+        sysfs files of an empty cache), kill the cache's refcount and kick
+        every cpu to flush its slab."""
+        if self.sysfs_deactivate_remove and not self.slabs_in_use(s):
+            self.sysfs_slab_remove(s)
         self.percpu_ref_kill(s.refcnt)
         self.kick_gen += 1
 
@@ -167,16 +174,35 @@ class SlabCommon:
         if self.slabs_in_use(s):
             return -1
         s.shut_down = True
+        self.sysfs_slab_remove(s)       # the end of __kmem_cache_shutdown
         s.root.children.remove(s)
         if s.memcg is not None and s in s.memcg.kmem_caches:
             s.memcg.kmem_caches.remove(s)
+        s.in_sysfs = False              # sysfs_slab_unlink (kobject_del)
         if s.typesafe:
             s.release_batch = 0
             self.caches_releasing.append(s)
             self.schedule_work("slab_caches_to_rcu_destroy_workfn", self.slab_caches_to_rcu_destroy_workfn)
         else:
-            self.slab_kmem_cache_release(s)
+            self.kobject_put(s)         # sysfs_slab_release
         return 0
+
+    # ---- sysfs (mm/slub.c) ----
+
+    def sysfs_slab_remove(self, s: KmemCache) -> None:
+        """kobject_get, schedule_work: the reference is taken even when the
+        work is already pending."""
+        s.kobj_ref += 1
+        self.schedule_work(f"sysfs_slab_remove_workfn:{s.id}", lambda: self.kobject_put(s))
+
+    def kobject_put(self, s: KmemCache) -> None:
+        """At zero, the kobject's release: kmem_cache_release."""
+        s.kobj_ref -= 1
+        if s.kobj_ref == 0:
+            if s.is_root:
+                self.root_cache_release(s)
+            else:
+                self.slab_kmem_cache_release(s)
 
     def slab_caches_to_rcu_destroy_workfn(self) -> None:
         """Take the caches waiting so far, rcu_barrier(), release them."""
@@ -190,7 +216,7 @@ class SlabCommon:
         self.rcu_barrier()
         for s in batch:
             self.caches_releasing.remove(s)
-            self.slab_kmem_cache_release(s)
+            self.kobject_put(s)         # sysfs_slab_release
 
     def slab_kmem_cache_release(self, s: KmemCache) -> None:
         """Drop the reference on whatever memcg the cache names now; free it."""
@@ -257,13 +283,15 @@ class SlabCommon:
             return -1       # the native model reports a "leak" violation
         self.slab_root_caches.remove(s)
         self.roots[index] = None
+        self.sysfs_slab_remove(s)       # shutdown_cache of the root: __kmem_cache_shutdown, then kobject_del
+        s.in_sysfs = False
         # the root's memcg_caches array goes a grace period later, and so
         # does a TYPESAFE_BY_RCU root, after its pending page frees
         self.call_rcu("free_memcg_cache_array_rcu", lambda: None)
         if s.typesafe:
-            self.call_rcu("root_cache_release_rcu", lambda: self.root_cache_release(s))
+            self.call_rcu("root_cache_release_rcu", lambda: self.kobject_put(s))
         else:
-            self.root_cache_release(s)
+            self.kobject_put(s)
         return 0
 
     def root_cache_release(self, s: KmemCache) -> None:

@@ -20,6 +20,7 @@ WORK_QUEUE = {
     "kmemcg_deact_workfn": "memcg_kmem_cache",
     "kmemcg_shutdown_workfn": "memcg_kmem_cache",
     "slab_caches_to_rcu_destroy_workfn": "events",      # system_wq
+    "sysfs_slab_remove_workfn": "events",               # system_wq, one work per cache ("...:<cache id>")
 }
 
 
@@ -31,7 +32,7 @@ class Workqueue:
         return self.exec_cpu if self.exec_cpu is not None else self.cpu
 
     def queue_work(self, name: str, fn: Callable[[], None]) -> None:
-        self.pools[(WORK_QUEUE[name], self.queue_cpu())].append(Work(name, fn))
+        self.pools[(WORK_QUEUE[name.split(":")[0]], self.queue_cpu())].append(Work(name, fn))
 
     def schedule_work(self, name: str, fn: Callable[[], None]) -> None:
         """On system_wq unless already pending (cleared when it starts)."""

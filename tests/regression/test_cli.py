@@ -193,6 +193,12 @@ BAD = [
     ("delay-form", ["--delay", "reparent_swap"], ["delay", "POINT=PROB:MAX_US"]),
     ("delay-prob", ["--delay", "reparent_swap=1.5:10"], ["delay", "probability"]),
     ("seed", ["--seed", "lucky"], ["seed", "whole number"]),
+    ("kworkers-zero", ["--kworkers", "0"], ["kworkers", "1 to 8"]),
+    ("rcu-threads-text", ["--rcu-threads", "some"], ["rcu-threads", "whole number"]),
+    ("sysfs-interval-negative", ["--sysfs-interval-us", "-1"], ["sysfs-interval-us", "0 to 10000000"]),
+    ("module-interval-absurd", ["--module-interval-us", "99999999999"], ["module-interval-us", "0 to 10000000"]),
+    ("toml-actor-not-bool", ["--config", _file("act.toml", 'sysfs_actor = "yes"\n')], ["act.toml", "sysfs-actor",
+                                                                                     "true or false"]),
     ("unknown-option", ["--frobnicate"], ["unrecognized", "--frobnicate"]),
     ("toml-broken", ["--config", _file("bad.toml", "workers = \n[[\n")], ["bad.toml", "TOML"]),
     ("toml-unknown-key", ["--config", _file("unk.toml", "wrokers = 2\n")], ["unk.toml", "wrokers", "valid"]),
@@ -266,6 +272,22 @@ def test_bad_usage_exits_2(tmp_path, argv, words):
 def test_help_exits_0(tmp_path):
     p = cli("soak", "--help", cwd=tmp_path)
     assert p.returncode == 0 and "--keep-going" in p.stdout and "--delay" in p.stdout
+    assert "--no-sysfs-actor" in p.stdout and "--kworkers" in p.stdout and "microseconds" in p.stdout
+
+
+def test_actor_flags_reach_the_run(tmp_path):
+    """--no-<actor>-actor, --<actor>-interval-us, --kworkers and --rcu-threads
+    land in the run's config and decide which threads run."""
+    p = cli("soak", "--duration", "0.3s", "--workers", "1", "--seed", "3", "--quiet", "--no-sysfs-actor",
+            "--no-module-actor", "--kworkers", "3", "--rcu-threads", "1", "--cgroup-interval-us", "500",
+            "--out", "run", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (cfg["sysfs_actor"], cfg["module_actor"], cfg["active_memcg_actor"]) == (False, False, True)
+    assert (cfg["kworkers"], cfg["rcu_threads"], cfg["cgroup_interval_us"]) == (3, 1, 500)
+    roles = json.loads((tmp_path / "run" / "summary.json").read_text())["threads_by_role"]
+    assert "sysfs" not in roles and "module" not in roles and "active_memcg" in roles
+    assert len(roles["workqueue"]) == 3 and len(roles["rcu"]) == 1
 
 
 def test_passthrough_missing_module(monkeypatch, capsys):

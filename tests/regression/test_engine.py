@@ -52,6 +52,9 @@ CORRUPTIONS = [
     ("kmemcg-id-subtree", "lists"),
     ("shutdown-busy", "leak"),
     ("free-with-caches", "lists"),
+    ("sysfs-freed-cache", "use-after-free"),
+    ("kobject-negative", "refcount-negative"),
+    ("sysfs-unlinked", "references"),
 ]
 
 
@@ -161,7 +164,7 @@ def test_violation_report_carries_everything():
     assert v["invariant"] == "stats"
     assert "memcg" in v["message"] and "stat[" in v["message"]
     fr = v["flight_recorder"]
-    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 3   # workers, controller, kworkers, RCU, cgroup, module and active_memcg actors
+    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 4   # workers, controller, kworkers, RCU, cgroup, module, active_memcg and sysfs actors
     events = [e for thread in fr for e in thread]
     assert events and all(len(thread) <= 64 for thread in fr)
     assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
@@ -262,11 +265,36 @@ def test_stall_report_names_the_reader_that_holds_the_grace_period():
     assert "in a read section: cpu " in stalls[0], stalls[0]
 
 
+def test_a_drain_past_its_timeout_names_its_threads_and_the_next_run_starts():
+    """A drain that outlives drain_timeout reports a `stall` for each thread
+    that has not left (role, held locks, last events); the threads still
+    get to finish, and the next run starts (nothing left "in progress")."""
+    from stresscore import _core
+
+    def on_event(ev):
+        if ev.get("type") == "violation" and ev.get("invariant") == "stall":
+            _core.hold_drain(False)         # the stall was reported: let the drain go
+    _core.hold_drain(True)
+    try:
+        r = run(Config(duration=0.3, workers=2, seed=5, drain_timeout=0.1, stat_interval=0), on_event=on_event)
+    finally:
+        _core.hold_drain(False)
+    stalls = [v["message"] for v in r.violations if v["invariant"] == "stall"]
+    assert stalls, r.violations[:2]
+    assert all(s.startswith("drain not finished after 0.1 s: cpu ") and "has not left" in s
+               and "; holds " in s and "; last events " in s for s in stalls), stalls
+    assert any(s.split("has not left")[0].endswith("(controller) ") for s in stalls), stalls
+    assert r.verdict == "violation" and not r.hung
+    r = run(Config(duration=0.3, workers=2, seed=5, stat_interval=0))
+    assert r.verdict == "clean", r.violations[:1]
+
+
 def test_threads_by_role_and_actors_configurable():
     """The run's threads follow the configuration: kworkers, RCU callback
     threads and which actors run; each role does work."""
     r = run(Config(duration=1.0, workers=2, seed=3, kworkers=3, rcu_threads=1,
-                   module_actor=False, active_memcg_actor=False, cgroup_actor=True, stat_interval=0))
+                   module_actor=False, active_memcg_actor=False, cgroup_actor=True, sysfs_actor=False,
+                   stat_interval=0))
     assert r.verdict == "clean", r.violations[:1]
     roles = [t["role"] for t in r.threads]
     assert roles == ["worker", "worker", "controller", "workqueue", "workqueue", "workqueue", "rcu", "cgroup"]
@@ -274,7 +302,31 @@ def test_threads_by_role_and_actors_configurable():
     assert r.verdict == "clean", r.violations[:1]
     from stress.runfolder import threads_by_role
     by_role = threads_by_role(r.stats)
-    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg"}
+    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs"}
     assert len(by_role["workqueue"]) == 2 and len(by_role["rcu"]) == 2
     for role, rows in by_role.items():
         assert all(row.get("ops", 0) > 0 for row in rows), role
+
+
+def test_sysfs_shrink_of_a_root_inverts_slab_mutex_and_kernfs_drain():
+    """5.4, read and run: a `shrink` write to a root cache takes slab_mutex
+    inside the file's kernfs active reference (kmem_cache_shrink_all,
+    slab_attr_store); shutdown_cache's kobject_del drains active references
+    under slab_mutex.  lockdep's order graph names both."""
+    r = run(Config(duration=5.0, workers=2, seed=1, sysfs_shrink_roots=True, stat_interval=0))
+    orders = [v["message"] for v in r.violations if v["invariant"] == "lock-order"]
+    assert orders, r.violations[:2]
+    assert "kn->active then slab_mutex" in orders[0] and "slab_mutex then kn->active" in orders[0], orders[0]
+    assert "shrink_store" in orders[0] and "kernfs_drain" in orders[0], orders[0]
+
+
+def test_sysfs_remove_at_deactivation_leaks_a_kobject_reference():
+    """5.4, read and run: with the early sysfs_slab_remove() of
+    __kmemcg_cache_deactivate_after_rcu, a cache whose remove work is still
+    pending at its shutdown gets a second kobject_get that schedule_work
+    does not match: the cache and its memcg are never freed.  The model
+    leaves that early remove out by default; with it, the end of the run
+    finds the leak."""
+    r = run(Config(duration=2.0, workers=2, seed=1, sysfs_deactivate_remove=True, stat_interval=0))
+    leaks = [v["message"] for v in r.violations if v["invariant"] == "leak"]
+    assert leaks and "child caches" in leaks[0], r.violations[:2]
