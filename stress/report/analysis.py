@@ -118,6 +118,42 @@ def rebuilt_verdict(run: dict, n_viol) -> str:
     return f"{'violation' if _num(n_viol) and n_viol > 0 else 'no violation recorded'} ({how})"
 
 
+#: the per-role table's columns first (the rest of a role's counters follow, by name)
+ROLE_COUNTERS = ("ops", "alloc", "free", "remote_free", "mail_sent", "page_alloc", "page_free",
+                 "root_fallback", "charge_fail", "rcu_read", "delays")
+#: roles in the order the engine lays its threads out
+ROLE_ORDER = ("worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs")
+
+
+def roles_table(by_role, threads: list[dict]) -> list[dict]:
+    """One row per role: its threads (cpu slots) and each counter summed
+    over them, from summary.json's threads_by_role; without it (a killed
+    run), from the per-thread rows.  ops is each loop's iterations (a
+    worker's alloc, free or send; a kworker's works run; an RCU callback
+    thread's callbacks invoked; an actor's steps)."""
+    if not isinstance(by_role, dict) or not by_role:
+        by_role = {}
+        for r in threads:
+            if r.get("role") in (None, "none"):
+                continue
+            row = {"cpu": r["cpu"], "ops": r.get("iterations")}
+            row.update({k: r.get(k) for k in THREAD_COUNTERS})
+            by_role.setdefault(r["role"], []).append({k: v for k, v in row.items() if _num(v) and v})
+    out = []
+    for role in sorted(by_role, key=lambda x: (ROLE_ORDER.index(x) if x in ROLE_ORDER else len(ROLE_ORDER), x)):
+        rows = [r for r in by_role[role] if isinstance(r, dict)]
+        counters: dict[str, int] = {}
+        for r in rows:
+            for k, v in r.items():
+                if k != "cpu" and _num(v):
+                    counters[k] = counters.get(k, 0) + v
+        ordered = {k: counters.get(k, 0) for k in ROLE_COUNTERS}
+        ordered.update({k: counters[k] for k in sorted(counters) if k not in ROLE_COUNTERS})
+        out.append({"role": role, "threads": len(rows), "cpus": [r.get("cpu") for r in rows],
+                    "counters": ordered})
+    return out
+
+
 def analyze(run: dict) -> dict:
     """report.json's content for one loaded run."""
     stats = run["stats"]
@@ -238,6 +274,7 @@ def analyze(run: dict) -> dict:
         },
         "problems": list(run.get("problems") or []),
         "threads": threads,
+        "roles": roles_table(_find(summary, "threads_by_role", *nests), threads),
         "totals": totals,
         "global": stats.get("global") or NOT_RECORDED,
         "memcgs": {"dying_max": max(dying_nums) if dying_nums else NOT_RECORDED,

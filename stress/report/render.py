@@ -143,6 +143,23 @@ def _missing_caption(rep: dict, missing: list[str]) -> str | None:
     return "; ".join(parts)
 
 
+_ROLE_TERM_COLS = ("ops", "alloc", "free", "page_alloc", "page_free", "delays")
+_ROLE_SHORT = {"page_alloc": "pg+", "page_free": "pg-"}
+
+
+def _role_rows(rep: dict, cols) -> list[list[str]]:
+    return [[r["role"], str(r["threads"]), ", ".join(str(c) for c in r["cpus"])]
+            + [_fmt(r["counters"].get(k, 0), "short" if cols is _ROLE_TERM_COLS else "") for k in cols]
+            for r in rep.get("roles") or []]
+
+
+def _role_md_cols(rep: dict) -> list[str]:
+    cols: list[str] = []
+    for r in rep.get("roles") or []:
+        cols += [k for k in r["counters"] if k not in cols]
+    return cols
+
+
 def render_terminal(rep: dict, console=None) -> None:
     from rich.console import Console
     console = console or Console()
@@ -164,6 +181,14 @@ def render_terminal(rep: dict, console=None) -> None:
     for row in rep["threads"]:
         th.add_row(*[_thread_cell(row, k, kind or "short") for _, k, kind in ids + cols])
     console.print(th)
+    if rep.get("roles"):
+        rt = new_table("Per-role counters", caption="ops: each thread's loop iterations (a kworker's works, "
+                                                    "an RCU thread's callbacks, an actor's steps)")
+        for label in ["role", "threads", "cpus"] + [_ROLE_SHORT.get(k, k) for k in _ROLE_TERM_COLS]:
+            rt.add_column(label, justify="left" if label in ("role", "cpus") else "right", no_wrap=True)
+        for row in _role_rows(rep, _ROLE_TERM_COLS):
+            rt.add_row(*row)
+        console.print(rt)
     cols, missing = _perf_cols(rep)
     ph = new_table("Per-thread perf_event counters", caption=_missing_caption(rep, missing))
     for label, _, _ in _ID_COLS + cols:
@@ -199,6 +224,11 @@ def render_markdown(rep: dict) -> str:
                        [[_thread_cell(row, k, kind) for _, k, kind in _ID_COLS + _THREAD_COLS]
                         for row in rep["threads"]]), "",
              "ops/s is alloc + free over the running phase.", "",
+             "## Per-role counters", "",
+             _md_table(["role", "threads", "cpus"] + _role_md_cols(rep),
+                       _role_rows(rep, _role_md_cols(rep))), "",
+             "ops is each thread's loop iterations: a worker's operations, a kworker's works, "
+             "an RCU callback thread's callbacks, an actor's steps.", "",
              "## Per-thread perf_event counters", "",
              _md_table([c[0] for c in _ID_COLS + _PERF_COLS],
                        [[_thread_cell(row, k, kind) for _, k, kind in _ID_COLS + _PERF_COLS]

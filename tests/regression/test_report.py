@@ -147,6 +147,38 @@ def test_report_numbers_match_the_run(run, tmp_path):
     assert not rep.get("plot_errors")
 
 
+def test_report_per_role_counters(run, tmp_path):
+    """The per-role table: one row per role of the run (workers, the
+    controller, each actor, the kworkers, the RCU callback threads), its
+    threads and counters summed from summary.json's threads_by_role; the
+    same figures from the per-thread rows of a killed run (no summary)."""
+    r = run["result"]
+    by_role = json.loads(run["live"].joinpath("summary.json").read_text())["threads_by_role"]
+    rep = report.write_report(run["live"], tmp_path / "live")
+    roles = {row["role"]: row for row in rep["roles"]}
+    assert set(roles) == set(r.stats["roles"]) - {"none"}
+    assert {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs"} <= set(roles)
+    for role, rows in by_role.items():
+        assert roles[role]["threads"] == len(rows) == r.stats["roles"].count(role)
+        assert roles[role]["cpus"] == [x["cpu"] for x in rows]
+        for k in ("ops", "alloc", "free", "delays"):
+            assert roles[role]["counters"][k] == sum(x.get(k, 0) for x in rows), (role, k)
+    assert roles["worker"]["counters"]["alloc"] + roles["worker"]["counters"]["free"] == r.ops
+    assert roles["workqueue"]["counters"]["ops"] > 0 and roles["rcu"]["counters"]["ops"] > 0
+    assert roles["sysfs"]["counters"]["ops"] > 0
+    md = (tmp_path / "live" / "report.md").read_text()
+    part = md.split("## Per-role counters", 1)[1].split("##", 1)[0]
+    for role, row in roles.items():
+        assert f"| {role} | {row['threads']} |" in part, role
+    # a summary.json without threads_by_role (an older run): the same table from the per-thread counters
+    old = {k: v for k, v in json.loads(run["live"].joinpath("summary.json").read_text()).items()
+           if k != "threads_by_role"}
+    d = _write_folder(tmp_path / "old", r, run["stream"], old)
+    rebuilt = report.write_report(d, tmp_path / "old-out")
+    assert {row["role"]: (row["threads"], row["counters"]["ops"], row["counters"]["alloc"]) for row in rebuilt["roles"]} \
+        == {role: (row["threads"], row["counters"]["ops"], row["counters"]["alloc"]) for role, row in roles.items()}
+
+
 def test_report_of_the_soak_folder(run):
     """The folder as the soak writes it (stat lines every --stat-interval,
     summary.json with the samples); outputs go into the folder itself."""
