@@ -248,9 +248,12 @@ cdef void controller_step(ms_rng *rng) noexcept nogil:
     ctl_limit(rng)
 
 cdef void quiesce(int rounds) noexcept nogil:
-    """Flush the workqueue and the RCU callbacks until nothing is pending or
-    `rounds` rounds went by."""
-    cdef int i
+    """Flush the workqueues and the RCU callbacks until only root is left,
+    or nothing is queued and nothing was freed for ten rounds in a row
+    (what is left then is leaked: no work or callback can free it, and the
+    final checks report it), or `rounds` rounds went by."""
+    cdef int i, still = 0
+    cdef long left, last = -1
     for i in range(rounds):
         flush_workqueue(WQ_CGROUP_DESTROY)
         flush_workqueue(WQ_KMEM_CACHE)
@@ -258,9 +261,16 @@ cdef void quiesce(int rounds) noexcept nogil:
         flush_workqueue(WQ_CGROUP_DESTROY)
         flush_workqueue(WQ_KMEM_CACHE)
         flush_workqueue(WQ_SYSTEM)
-        if wq_all_empty() and rcu_pending_callbacks() == 0 \
-                and list_count(&memcg_all) == 1:
-            break
+        left = list_count(&memcg_all)
+        if wq_all_empty() and rcu_pending_callbacks() == 0:
+            if left == 1:
+                break
+            still = still + 1 if left == last else 0
+            if still >= 10:
+                break
+        else:
+            still = 0
+        last = left
 
 cdef void controller_drain() noexcept nogil:
     """End of run: workers leave having freed everything; remove every

@@ -14,7 +14,11 @@ SLOW = {# a module unload must race a cgroup offline inside the deactivation's
         "dying-flag-unlocked": (4, 15.0),
         # caught at an id-space growth, which happens a few times early in a
         # run: a missed growth means a missed run, so several short seeds
-        "array-free-without-grace-period": (6, 3.0)}
+        "array-free-without-grace-period": (6, 3.0),
+        # a sysfs reader must hold a killed cache's file across its release:
+        # caught in 0.25-0.45 s (2 of 2 seeds of 10 s), but one seed of 10 s
+        # escaped once on a loaded machine
+        "sysfs-unlink-late": (3, 10.0)}
 
 DETECTABLE = [m.name for m in MUTANTS if m.expected]
 NOT_EXPECTED = [m.name for m in MUTANTS if not m.expected]
