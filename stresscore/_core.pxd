@@ -99,6 +99,8 @@ cdef struct mem_cgroup:
     long ck_holders
     long ck_local[2]            # checker scratch: local stats of the subtree
     long local_lost[2]          # cgroup_mutex: local stats of freed descendants, folded in at their free (checker ledger)
+    long lost_memory            # cgroup_mutex: page counters of freed children at their free (checker ledger, root's check)
+    long lost_stat[2]           # cgroup_mutex: hierarchical stats of freed children at their free (checker ledger)
     unsigned long long offline_ns   # rmdir time while the offline is pending (stall check); 0 otherwise
     char *q_shadow              # quarantine_lock: the image at free, verified at reuse (write-after-free)
     char _pad0[64]

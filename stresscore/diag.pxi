@@ -78,11 +78,14 @@ cdef enum:
     CNT_DELAYS              # delay injections taken
     CNT_RCU_READ            # RCU read sections entered by the model
     CNT_OPS                 # loop iterations (worker ops, controller actions)
+    CNT_CHARGE_ROOT         # slab pages charged "to root": node stats only (memcg_charge_slab)
+    CNT_UNCHARGE_ROOT       # slab pages freed while their cache names root: node stats only
     CNT_NR
 
 CNT_NAMES = ["alloc", "free", "remote_free", "mail_sent", "page_alloc",
              "page_free", "tryget_fail", "root_fallback", "create_queued",
-             "charge_fail", "delays", "rcu_read", "ops"]
+             "charge_fail", "delays", "rcu_read", "ops", "charge_root",
+             "uncharge_root"]
 
 cdef enum:
     MAX_ACTIVE = 128        # caches in which one cpu may hold an active slab

@@ -93,9 +93,12 @@ cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
         mi = mi.parent
 
 # ---------------------------------------------------------------------------
-# Page counters (mm/page_counter.c), hierarchical, root included (the kernel
-# skips the root's counter; the model charges it so that the root's charge is
-# checkable; docs/DESIGN.md, section 11, row 19, says what that could hide).
+# Page counters (mm/page_counter.c), hierarchical up to the root: a child's
+# counter has its parent's as parent (page_counter_init(&memcg->memory,
+# &parent->memory) in mem_cgroup_css_alloc), so the root's counter receives
+# every child's charge and uncharge; nothing charges the root directly
+# (try_charge returns at once for mem_cgroup_is_root, and memcg_charge_slab /
+# memcg_uncharge_slab take their root branches before it).
 
 cdef bint page_counter_try_charge(mem_cgroup *memcg, long nr) noexcept nogil:
     cdef mem_cgroup *c = memcg
@@ -174,6 +177,12 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
             p = per_cpu_ptr_L(memcg.pcpu, cpu)
             parent.local_lost[0] += READ_ONCE_L(&p[2])
             parent.local_lost[1] += READ_ONCE_L(&p[3])
+        # the same for the hierarchical counters, which the root's check
+        # sums over its children: the parent's counter and stats keep what
+        # this one held (its own already include its descendants')
+        parent.lost_memory += READ_ONCE_L(&memcg.memory)
+        parent.lost_stat[0] += READ_ONCE_L(&memcg.stat[0])
+        parent.lost_stat[1] += READ_ONCE_L(&memcg.stat[1])
     list_del_init(&memcg.all_node)
     WRITE_ONCE_I(&memcg.state, MEMCG_FREED)
     ms_mutex_unlock(&cgroup_mutex)
@@ -581,8 +590,21 @@ cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexc
             while memcg != NULL and not css_tryget_online(memcg):
                 memcg = memcg.parent
         rcu_read_unlock()
-        if memcg == NULL:
-            return -1
+        if memcg == NULL or memcg == root_mem_cgroup:
+            # memcg_charge_slab (5.4): "if (unlikely(!memcg ||
+            # mem_cgroup_is_root(memcg)))": node stats and the cache
+            # references only; no page counter, no memcg stats.  The root
+            # css is CSS_NO_REF in the kernel; the model counts root's
+            # references (docs/DESIGN.md, section 11, row 11), so the tryget
+            # is dropped here.
+            mod_node_state(stat_idx(s), nr)
+            percpu_ref_get_many(&s.refcnt, nr)
+            fr_record(EV_CHARGE, s.id, root_mem_cgroup.id)
+            charged[0] = root_mem_cgroup
+            if memcg != NULL:
+                css_put(memcg)
+            count_event(CNT_CHARGE_ROOT)
+            return 0
     if MUTANT(M_RCU_READ_ACROSS_SLEEP) and model_mode == MODE_REPARENT:
         # mutant rcu-read-across-sleep: wait for reclaim (other tasks'
         # frees, a higher limit) inside a read section
@@ -633,9 +655,20 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         if protected:
             rcu_read_unlock()
         return
-    if memcg_ok(memcg, 9):
-        mod_memcg_state(memcg, stat_idx(s), -nr)
-        page_counter_uncharge(memcg, nr)
+    if memcg == root_mem_cgroup:
+        # memcg_uncharge_slab (5.4): the branch is chosen by the memcg the
+        # cache names at free time, not by the one the page was charged to.
+        # A page charged to a top-level child before its caches were
+        # reparented to root takes this branch, and its charge stays in the
+        # child's and the root's counters and hierarchical stats; a page
+        # charged "to root" by the walk above while the cache still named
+        # its killed child, freed before the reparenting, is uncharged from
+        # the child's chain (README finding on the root counter).
+        count_event(CNT_UNCHARGE_ROOT)
+        fr_record(EV_PAGE_FREE, s.id, memcg.id)
+    elif memcg_ok(memcg, 9):
+        mod_memcg_state(memcg, stat_idx(s), -nr)      # mod_lruvec_state: memcg part
+        page_counter_uncharge(memcg, nr)              # memcg_kmem_uncharge_memcg
         memcg_ok(memcg, 10)        # still alive after the update?
         fr_record(EV_PAGE_FREE, s.id, memcg.id)
     if protected:

@@ -406,7 +406,7 @@ cdef class Model:
         lists, objects, use-after-free, double-free, percpu-owner, lockdep,
         refcount-negative, killed-cache, double-release, cpu-freelist-count,
         cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
-        rcu-lockdep, lock-order, local-stats."""
+        rcu-lockdep, lock-order, local-stats, root-charge, root-stats."""
         cdef mem_cgroup *m
         cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
@@ -416,7 +416,14 @@ cdef class Model:
         cdef int i
         _as_cpu(self.sys_cpu)
         if what == "charge":
+            # an online memcg's counter one page above its live pages
+            atomic_add_L(&workers[0].memcg.memory, 1)
+        elif what == "root-charge":
+            # the root charged directly (what 5.4's mem_cgroup_is_root()
+            # short-cuts never do): its counter exceeds its children's
             atomic_add_L(&root_mem_cgroup.memory, 1)
+        elif what == "root-stats":
+            atomic_add_L(&root_mem_cgroup.stat[0], 1)
         elif what == "stats":
             atomic_add_L(&node_stat[0].count, 1)
         elif what == "refs":
@@ -534,7 +541,7 @@ cdef class Model:
             # memcg_free_kmem's test on a memcg whose kmem_caches is not empty
             memcg_free_kmem_check(workers[0].memcg)
         elif what == "local-stats":
-            per_cpu_ptr_L(root_mem_cgroup.pcpu, self.sys_cpu)[2] += 1
+            per_cpu_ptr_L(workers[0].memcg.pcpu, self.sys_cpu)[2] += 1
         else:
             raise ValueError(f"unknown corruption {what!r}")
 

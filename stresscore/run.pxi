@@ -453,7 +453,7 @@ def live_stats():
     cdef ms_list *n
     cdef mem_cgroup *m
     cdef unsigned long hist[32]
-    cdef long held = 0, in_flight = 0
+    cdef long held = 0, in_flight = 0, root_memory = 0
     threads = []
     for c in range(ms_nr_cpu_ids):
         d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
@@ -476,6 +476,7 @@ def live_stats():
                     else:
                         dying += 1
                 n = n.next
+            root_memory = READ_ONCE_L(&root_mem_cgroup.memory)
             ms_mutex_unlock(&cgroup_mutex)
             ms_mutex_lock(&slab_mutex)
             for i in range(MAX_ROOTS):
@@ -497,6 +498,7 @@ def live_stats():
         "child_caches": caches,
         "objects_held": held,
         "objects_in_flight": in_flight,
+        "root_memory": root_memory,
         "grace_periods": rcu_gp_count(),
         "rcu_pending": rcu_pending_callbacks(),
         "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),

@@ -94,7 +94,7 @@ class Memcontrol:
             mi = mi.parent
 
     # =======================================================================
-    # Page counters (hierarchical, root included)
+    # Page counters (hierarchical up to the root, which nothing charges directly)
 
     def page_counter_try_charge(self, memcg: MemCgroup, nr: int) -> bool:
         c = memcg
@@ -310,6 +310,11 @@ class Memcontrol:
         if not s.is_root:
             self.percpu_ref_put_many(s.refcnt, 1)
 
+    @staticmethod
+    def stat_idx(s: KmemCache) -> int:
+        """cache_vmstat_idx (mm/slab.h)."""
+        return NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
+
     def memcg_charge_slab(self, s: KmemCache, order: int) -> int:
         """Charge a new slab page of child cache s: 0, or -1 over a limit."""
         nr = 1 << order
@@ -320,12 +325,18 @@ class Memcontrol:
             memcg = s.memcg                     # READ_ONCE under RCU: not stable
             while memcg is not None and not self.css_tryget_online(memcg):
                 memcg = memcg.parent
-            if memcg is None:
-                return -1
+            if memcg is None or memcg is self.root_mem_cgroup:
+                # memcg_charge_slab (5.4), mem_cgroup_is_root(): node stats
+                # and the cache references only
+                self.mod_node_state(self.stat_idx(s), nr)
+                self.percpu_ref_get_many(s.refcnt, nr)
+                if memcg is not None:
+                    self.css_put(memcg)
+                return 0
         if not self.page_counter_try_charge(memcg, nr):
             self.css_put(memcg)
             return -1
-        idx = NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
+        idx = self.stat_idx(s)
         self.mod_memcg_state(memcg, idx, nr)
         self.mod_node_state(idx, nr)
         self.percpu_ref_get_many(s.refcnt, nr)
@@ -337,8 +348,11 @@ class Memcontrol:
         references on the cache (which may release it)."""
         nr = 1 << order
         memcg = s.memcg
-        idx = NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
-        self.mod_memcg_state(memcg, idx, -nr)
-        self.page_counter_uncharge(memcg, nr)
+        idx = self.stat_idx(s)
+        if memcg is not self.root_mem_cgroup:
+            # the root branch is taken by the cache's memcg at free time:
+            # node stats only (memcg_uncharge_slab, 5.4)
+            self.mod_memcg_state(memcg, idx, -nr)
+            self.page_counter_uncharge(memcg, nr)
         self.mod_node_state(idx, -nr)
         self.percpu_ref_put_many(s.refcnt, nr)

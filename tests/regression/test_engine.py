@@ -52,6 +52,8 @@ CORRUPTIONS = [
     ("kmemcg-id-subtree", "lists"),
     ("shutdown-busy", "leak"),
     ("free-with-caches", "lists"),
+    ("root-charge", "charge"),
+    ("root-stats", "stats"),
 ]
 
 
