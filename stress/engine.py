@@ -87,6 +87,7 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "objects_held": stats["objects_held"],
         "objects_in_flight": stats["objects_in_flight"],
         "root_memory": stats["root_memory"],       # the root's page counter (pages)
+        "stock_pages": stats["stock_pages"],       # precharged pages in every cpu's memcg_stock
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }

@@ -382,6 +382,24 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                     if m.magic == MEMCG_MAGIC:
                         m.ck_holders += 1
             q = q.next
+    # memcg_stock: each cpu's precharge is charged to its memcg's chain and
+    # holds a css reference a page (5.4's try_charge/drain_stock)
+    for cpu in range(ms_nr_cpu_ids):
+        p = per_cpu_ptr_L(memcg_stock, cpu)
+        m = <mem_cgroup *>p[STOCK_CACHED]
+        if p[STOCK_NR] == 0:
+            continue
+        if p[STOCK_NR] < 0 or m == NULL or m == root_mem_cgroup or m.magic != MEMCG_MAGIC:
+            snprintf(buf, VMSG, "cpu %d's stock holds %ld pages of %s", cpu, p[STOCK_NR],
+                     "no memcg" if m == NULL else ("the root" if m == root_mem_cgroup else
+                                                   ("a freed memcg" if m.magic != MEMCG_MAGIC else "a memcg")))
+            report_violation(V_CHARGE, cpu, p[STOCK_NR], buf)
+            continue
+        m.ck_holders += p[STOCK_NR]
+        a = m
+        while a != NULL:
+            a.ck_charge += p[STOCK_NR]
+            a = a.parent
     # 1. charge, 2. memcg stats, 3. css references
     n = memcg_all.next
     while n != &memcg_all:
@@ -391,7 +409,7 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         elif m.state == MEMCG_ONLINE:
             if m.memory != m.ck_charge:
                 fmt_memcg(mb, 200, m)
-                snprintf(buf, VMSG, "%s: charged %ld pages, live slab pages in its subtree: %ld",
+                snprintf(buf, VMSG, "%s: charged %ld pages, live slab pages and stock in its subtree: %ld",
                          mb, m.memory, m.ck_charge)
                 report_violation(V_CHARGE, m.id, m.memory - m.ck_charge, buf)
             bound = BATCH * ms_nr_cpu_ids * m.ck_nsub

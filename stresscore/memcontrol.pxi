@@ -93,44 +93,6 @@ cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
         mi = mi.parent
 
 # ---------------------------------------------------------------------------
-# Page counters (mm/page_counter.c), hierarchical up to the root: a child's
-# counter has its parent's as parent (page_counter_init(&memcg->memory,
-# &parent->memory) in mem_cgroup_css_alloc), so the root's counter receives
-# every child's charge and uncharge; nothing charges the root directly
-# (try_charge returns at once for mem_cgroup_is_root, and memcg_charge_slab /
-# memcg_uncharge_slab take their root branches before it).
-
-cdef bint page_counter_try_charge(mem_cgroup *memcg, long nr) noexcept nogil:
-    cdef mem_cgroup *c = memcg
-    cdef mem_cgroup *u
-    cdef long new
-    while c != NULL:
-        new = add_return_L(&c.memory, nr)       # fully ordered, like atomic_long_add_return
-        if new > READ_ONCE_L(&c.limit):
-            atomic_add_L(&c.memory, -nr)
-            u = memcg
-            while u != c:
-                atomic_add_L(&u.memory, -nr)
-                u = u.parent
-            return False
-        c = c.parent
-    return True
-
-cdef void page_counter_uncharge(mem_cgroup *memcg, long nr) noexcept nogil:
-    cdef mem_cgroup *c = memcg
-    cdef long new
-    while c != NULL:
-        new = add_return_L(&c.memory, -nr)
-        # Only an online memcg's counter must stay exact.  A dying child's
-        # may go below zero: a charge made after its css was killed walks up
-        # to the parent, and a free before the reparenting uncharges the
-        # child's chain (the kernel's page_counter_cancel would WARN).
-        if new < 0 and READ_ONCE_I(&c.state) == MEMCG_ONLINE:
-            violationf(V_REF_NEGATIVE, c.id, new,
-                       "page counter of online memcg %ld went negative (%ld)", c.id, new)
-        c = c.parent
-
-# ---------------------------------------------------------------------------
 # css references (percpu_ref semantics through the primitives;
 # include/linux/cgroup.h).
 
@@ -348,6 +310,7 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     m.online_cnt -= 1
     while m != NULL and m.online_cnt == 0 and m.offline_pending:
         memcg_offline_kmem(m)
+        drain_all_stock(m)              # mem_cgroup_css_offline, after memcg_offline_kmem
         m.offline_pending = 0
         m.offline_ns = 0
         atomic_add_L(&gstats[G_MEMCG_OFFLINED], 1)
@@ -549,136 +512,6 @@ cdef inline void memcg_kmem_put_cache(kmem_cache *s) noexcept nogil:
         percpu_ref_put(&s.refcnt)
 
 # ---------------------------------------------------------------------------
-# memcg_charge_slab / memcg_uncharge_slab (static inline in mm/slab.h in
-# 5.4; here with the charge code they call).
-
-cdef void rcu_mutant_nap() noexcept nogil:
-    cdef timespec ts
-    ts.tv_sec = 0
-    ts.tv_nsec = 1000000
-    nanosleep(&ts, NULL)
-
-cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexcept nogil:
-    """Charge a new slab page of child cache s: 0, or -1 over a limit.
-    *charged is the memcg charged (the page records it: checker 3's
-    ownership check)."""
-    cdef long nr = 1 << order
-    cdef mem_cgroup *memcg
-    cdef bint charged_ok
-    if model_mode == MODE_LEGACY:
-        # Before the series the cache pins its memcg: charge it directly.
-        memcg = s.memcg
-        if not memcg_ok(memcg, 6):
-            return -1
-        css_get(memcg)
-    else:
-        rcu_read_lock()
-        count_event(CNT_RCU_READ)
-        memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_charge_slab")
-        ms_delay_if(DP_CHARGE_MEMCG, memcg != NULL and
-                    (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
-        if not memcg_ok(memcg, 7):
-            rcu_read_unlock()
-            return -1
-        if MUTANT(M_CHARGE_OFFLINE_MEMCG):
-            # mutant charge-offline-memcg: charge whatever the pointer names, offline or not
-            if not percpu_ref_tryget(&memcg.css):
-                rcu_read_unlock()
-                return -1
-        else:
-            while memcg != NULL and not css_tryget_online(memcg):
-                memcg = memcg.parent
-        rcu_read_unlock()
-        if memcg == NULL or memcg == root_mem_cgroup:
-            # memcg_charge_slab (5.4): "if (unlikely(!memcg ||
-            # mem_cgroup_is_root(memcg)))": node stats and the cache
-            # references only; no page counter, no memcg stats.  The root
-            # css is CSS_NO_REF in the kernel; the model counts root's
-            # references (docs/DESIGN.md, section 11, row 11), so the tryget
-            # is dropped here.
-            mod_node_state(stat_idx(s), nr)
-            percpu_ref_get_many(&s.refcnt, nr)
-            fr_record(EV_CHARGE, s.id, root_mem_cgroup.id)
-            charged[0] = root_mem_cgroup
-            if memcg != NULL:
-                css_put(memcg)
-            count_event(CNT_CHARGE_ROOT)
-            return 0
-    if MUTANT(M_RCU_READ_ACROSS_SLEEP) and model_mode == MODE_REPARENT:
-        # mutant rcu-read-across-sleep: wait for reclaim (other tasks'
-        # frees, a higher limit) inside a read section
-        rcu_read_lock()
-        charged_ok = page_counter_try_charge(memcg, nr)
-        while not charged_ok and run_is_running():
-            rcu_mutant_nap()
-            charged_ok = page_counter_try_charge(memcg, nr)
-        rcu_read_unlock()
-        if not charged_ok:
-            count_event(CNT_CHARGE_FAIL)
-            css_put(memcg)
-            return -1
-    elif not page_counter_try_charge(memcg, nr):
-        count_event(CNT_CHARGE_FAIL)
-        fr_record(EV_CHARGE_FAIL, s.id, memcg.id)
-        css_put(memcg)
-        return -1
-    mod_memcg_state(memcg, stat_idx(s), nr)
-    mod_node_state(stat_idx(s), nr)
-    percpu_ref_get_many(&s.refcnt, nr)
-    fr_record(EV_CHARGE, s.id, memcg.id)
-    charged[0] = memcg
-    css_put(memcg)
-    return 0
-
-cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
-    """Uncharge whatever memcg the cache names now, then drop the page's
-    references on the cache (after: the put may free the cache)."""
-    cdef long nr = 1 << order
-    cdef mem_cgroup *memcg
-    cdef bint protected = not MUTANT(M_MEMCG_READ_UNPROTECTED)  # mutant memcg-read-unprotected: no RCU read section
-    if MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):
-        # mutant cache-put-before-uncharge: s may be freed below
-        percpu_ref_put_many(&s.refcnt, nr)
-        if not cache_ok(s, 8):
-            return
-    if protected:
-        rcu_read_lock()
-        count_event(CNT_RCU_READ)
-    memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-    if model_mode == MODE_REPARENT:     # legacy: the cache pins its memcg, the pointer never changes
-        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_uncharge_slab")
-    ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
-                (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or percpu_ref_is_dying(&s.refcnt)))
-    # The page's references pin the cache until the put below.
-    if not cache_ok(s, 11):
-        if protected:
-            rcu_read_unlock()
-        return
-    if memcg == root_mem_cgroup:
-        # memcg_uncharge_slab (5.4): the branch is chosen by the memcg the
-        # cache names at free time, not by the one the page was charged to.
-        # A page charged to a top-level child before its caches were
-        # reparented to root takes this branch, and its charge stays in the
-        # child's and the root's counters and hierarchical stats; a page
-        # charged "to root" by the walk above while the cache still named
-        # its killed child, freed before the reparenting, is uncharged from
-        # the child's chain (README finding on the root counter).
-        count_event(CNT_UNCHARGE_ROOT)
-        fr_record(EV_PAGE_FREE, s.id, memcg.id)
-    elif memcg_ok(memcg, 9):
-        mod_memcg_state(memcg, stat_idx(s), -nr)      # mod_lruvec_state: memcg part
-        page_counter_uncharge(memcg, nr)              # memcg_kmem_uncharge_memcg
-        memcg_ok(memcg, 10)        # still alive after the update?
-        fr_record(EV_PAGE_FREE, s.id, memcg.id)
-    if protected:
-        rcu_read_unlock()
-    mod_node_state(stat_idx(s), -nr)
-    ms_delay_if(DP_PAGE_FREE_PUT, percpu_ref_is_dying(&s.refcnt))
-    if not MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):     # mutant cache-put-before-uncharge: put above
-        percpu_ref_put_many(&s.refcnt, nr)
-
-# ---------------------------------------------------------------------------
 # Task migration and limits (controller): mem_cgroup_move_task /
 # mem_cgroup_can_attach and memory.max (mem_cgroup_resize_max).
 
@@ -691,6 +524,10 @@ cdef void mem_cgroup_migrate(mem_cgroup **task_memcg, mem_cgroup *new) noexcept 
     css_put(old)
 
 cdef void mem_cgroup_set_limit(mem_cgroup *m, long limit) noexcept nogil:
+    """memory_max_write: the new max, then, while usage is above it, one
+    drain_all_stock (the kernel then reclaims, which the model has not)."""
     WRITE_ONCE_L(&m.limit, limit)
+    if READ_ONCE_L(&m.memory) > limit:
+        drain_all_stock(m)
     if ms_cpu >= 0:
         fr_record(EV_LIMIT, m.id, limit)

@@ -94,6 +94,21 @@
 	  "memcg_charge_slab, refused by a limit, waits for reclaim inside an "   \
 	  "RCU read section (a blocking wait where sleeping is not allowed)",     \
 	  "stall", 1,                                                             \
+	  "")                                                                     \
+	X(DRAIN_STOCK_WITHOUT_CSS_PUT, "drain-stock-without-css-put",             \
+	  "drain_stock returns the precharged pages to the page counter but "     \
+	  "keeps their css references",                                           \
+	  "references", 1,                                                        \
+	  "")                                                                     \
+	X(REFILL_STOCK_WITHOUT_DRAIN, "refill-stock-without-drain",               \
+	  "refill_stock switches the cpu's stock to another memcg without "       \
+	  "draining the old one's precharge",                                     \
+	  "references", 1,                                                        \
+	  "")                                                                     \
+	X(CONSUME_ANY_STOCK, "consume-any-stock",                                 \
+	  "consume_stock serves a charge from the stock without checking that "   \
+	  "it holds that memcg's precharge",                                      \
+	  "refcount-negative", 1,                                                 \
 	  "")
 
 enum {

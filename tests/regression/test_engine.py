@@ -54,6 +54,8 @@ CORRUPTIONS = [
     ("free-with-caches", "lists"),
     ("root-charge", "charge"),
     ("root-stats", "stats"),
+    ("stock-count", "charge"),
+    ("stock-root", "charge"),
 ]
 
 
