@@ -77,11 +77,6 @@ cdef bint consume_stock(mem_cgroup *memcg, long nr) noexcept nogil:
     if nr > MEMCG_CHARGE_BATCH or not pcpu_owner_ok():
         return False
     st = this_cpu_ptr_L(memcg_stock)
-    if MUTANT(M_CONSUME_ANY_STOCK):     # mutant consume-any-stock: whichever memcg the stock holds
-        if st[STOCK_CACHED] != 0 and st[STOCK_NR] >= nr:
-            WRITE_ONCE_L(&st[STOCK_NR], st[STOCK_NR] - nr)
-            return True
-        return False
     if <mem_cgroup *>st[STOCK_CACHED] == memcg and st[STOCK_NR] >= nr:
         WRITE_ONCE_L(&st[STOCK_NR], st[STOCK_NR] - nr)
         return True

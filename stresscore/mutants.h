@@ -104,11 +104,6 @@
 	  "refill_stock switches the cpu's stock to another memcg without "       \
 	  "draining the old one's precharge",                                     \
 	  "references", 1,                                                        \
-	  "")                                                                     \
-	X(CONSUME_ANY_STOCK, "consume-any-stock",                                 \
-	  "consume_stock serves a charge from the stock without checking that "   \
-	  "it holds that memcg's precharge",                                      \
-	  "refcount-negative", 1,                                                 \
 	  "")
 
 enum {

@@ -229,7 +229,6 @@ cdef extern from "mutants.h" nogil:
         M_RCU_READ_ACROSS_SLEEP
         M_DRAIN_STOCK_WITHOUT_CSS_PUT
         M_REFILL_STOCK_WITHOUT_DRAIN
-        M_CONSUME_ANY_STOCK
         M_NR
     cdef struct ms_mutant:
         int id
