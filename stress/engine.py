@@ -87,6 +87,8 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "slab_pages": sum(th.get("page_alloc", 0) - th.get("page_free", 0) for th in stats["threads"]),
         "objects_held": stats["objects_held"],
         "objects_in_flight": stats["objects_in_flight"],
+        "root_memory": stats["root_memory"],       # the root's page counter (pages)
+        "stock_pages": stats["stock_pages"],       # precharged pages in every cpu's memcg_stock
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }

@@ -102,6 +102,9 @@ cdef struct mem_cgroup:
     long ck_holders
     long ck_local[2]            # checker scratch: local stats of the subtree
     long local_lost[2]          # cgroup_mutex: local stats of freed descendants, folded in at their free (checker ledger)
+    long lost_memory            # cgroup_mutex: page counters of freed children at their free (checker ledger, root's check)
+    long lost_stat[2]           # cgroup_mutex: hierarchical stats of freed children at their free (checker ledger)
+    long failcnt                # page counter failcnt: atomic (the kernel's is a racy ++)
     unsigned long long offline_ns   # rmdir time while the offline is pending (stall check); 0 otherwise
     char *q_shadow              # quarantine_lock: the image at free, verified at reuse (write-after-free)
     char _pad0[64]
@@ -201,6 +204,7 @@ cdef struct ms_page:
 # memcontrol -> slab_common
 cdef int memcg_update_all_caches(int num_memcgs) noexcept nogil          # [slab_common] from memcg_alloc_cache_id
 cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) noexcept nogil  # [slab_common] from memcg_offline_kmem
+cdef void drain_all_stock(mem_cgroup *root_memcg) noexcept nogil          # [memcontrol_charge] from mem_cgroup_css_offline, mem_cgroup_set_limit
 cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept nogil        # [slab_common] from memcg_kmem_cache_create_func
 
 # memcontrol -> slab_common (RCU lockdep: cache->memcg is written under slab_mutex)

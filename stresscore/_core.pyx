@@ -12,8 +12,10 @@ the rooms, in the order included below:
     diag         flight recorder, violations, delay points, selected mutant
     quarantine   poisoning and quarantine of freed structures
     workqueue    memcg_kmem_cache_wq, cgroup_destroy_wq: per-CPU pools
-    memcontrol   mm/memcontrol.c: mem_cgroup, css, page counter, charge,
-                 stats, mkdir/rmdir/offline/release/free, get_cache
+    memcontrol   mm/memcontrol.c: mem_cgroup, css, stats,
+                 mkdir/rmdir/offline/release/free, get_cache
+    memcontrol_charge  page counters, memcg_stock, try_charge,
+                 memcg_charge_slab/memcg_uncharge_slab
     slab_common  mm/slab_common.c: root caches, memcg_caches, create,
                  deactivate, shutdown, kmem_cache_destroy
     slub         mm/slub.c: pages, objects, cpu slabs, alloc and free
@@ -39,6 +41,7 @@ include "diag.pxi"
 include "quarantine.pxi"
 include "workqueue.pxi"
 include "memcontrol.pxi"
+include "memcontrol_charge.pxi"
 include "slab_common.pxi"
 include "slub.pxi"
 include "sysfs.pxi"

@@ -200,6 +200,36 @@ cdef long count_object(ms_object *o, long epoch) noexcept nogil:
     o.mark = epoch
     return 1
 
+cdef void root_memcg_check(mem_cgroup *m, long child_mem, long *child_stat) noexcept nogil:
+    """The root as 5.4 accounts it: nothing charges it directly (try_charge
+    and memcg_charge_slab/memcg_uncharge_slab short-cut mem_cgroup_is_root),
+    so its page counter and hierarchical stats are exactly its children's
+    (page_counter_try_charge and the stat spill walk up to the root), with
+    what freed children held (the ledger); its own per-cpu residues and
+    local stats stay zero.  It is not compared with live pages."""
+    cdef char buf[VMSG]
+    cdef char mb[200]
+    cdef long *p
+    cdef int cpu, t
+    if m.memory != child_mem + m.lost_memory:
+        fmt_memcg(mb, 200, m)
+        snprintf(buf, VMSG, "%s: root page counter %ld != its children's %ld + freed children's %ld",
+                 mb, m.memory, child_mem, m.lost_memory)
+        report_violation(V_CHARGE, m.id, m.memory - child_mem - m.lost_memory, buf)
+    for t in range(2):
+        if m.stat[t] != child_stat[t] + m.lost_stat[t]:
+            fmt_memcg(mb, 200, m)
+            snprintf(buf, VMSG, "%s: root stat[%d] %ld != its children's %ld + freed children's %ld",
+                     mb, t, m.stat[t], child_stat[t], m.lost_stat[t])
+            report_violation(V_STATS, m.id, t, buf)
+    for cpu in range(ms_nr_cpu_ids):
+        p = per_cpu_ptr_L(m.pcpu, cpu)
+        if p[0] != 0 or p[1] != 0 or p[2] != 0 or p[3] != 0:
+            snprintf(buf, VMSG, "root memcg: per-cpu stats of cpu %d are not zero (%ld %ld %ld %ld)",
+                     cpu, p[0], p[1], p[2], p[3])
+            report_violation(V_STATS, m.id, cpu, buf)
+            break
+
 cdef long run_checkers(bint final, bint full) noexcept nogil:
     """Every invariant (docs/DESIGN.md, checkers) against the page walk.  Returns
     the number of violations it reported.  A full check also visits every
@@ -227,11 +257,15 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
     cdef char buf[VMSG]
     cdef char mb[200]
     cdef long nmemcg = 0, nchildcaches = 0, l0, l1
+    cdef long child_mem = 0
+    cdef long child_stat[2]
     cdef mem_cgroup *id_owner[MEMCG_CACHES_MAX_SIZE]
     checker_epoch += 1
     memset(id_owner, 0, sizeof(id_owner))
     node_truth[0] = 0
     node_truth[1] = 0
+    child_stat[0] = 0
+    child_stat[1] = 0
     # scratch reset, residues and subtree sizes
     n = memcg_all.next
     while n != &memcg_all:
@@ -260,6 +294,10 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             r1 += p[1]
             l0 += p[2]
             l1 += p[3]
+        if m.parent != NULL and m.parent == root_mem_cgroup:
+            child_mem += m.memory
+            child_stat[0] += m.stat[0]
+            child_stat[1] += m.stat[1]
         a = m
         while a != NULL:
             a.ck_resid[0] += r0
@@ -357,14 +395,34 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                     if m.magic == MEMCG_MAGIC:
                         m.ck_holders += 1
             q = q.next
+    # memcg_stock: each cpu's precharge is charged to its memcg's chain and
+    # holds a css reference a page (5.4's try_charge/drain_stock)
+    for cpu in range(ms_nr_cpu_ids):
+        p = per_cpu_ptr_L(memcg_stock, cpu)
+        m = <mem_cgroup *>p[STOCK_CACHED]
+        if p[STOCK_NR] == 0:
+            continue
+        if p[STOCK_NR] < 0 or m == NULL or m == root_mem_cgroup or m.magic != MEMCG_MAGIC:
+            snprintf(buf, VMSG, "cpu %d's stock holds %ld pages of %s", cpu, p[STOCK_NR],
+                     "no memcg" if m == NULL else ("the root" if m == root_mem_cgroup else
+                                                   ("a freed memcg" if m.magic != MEMCG_MAGIC else "a memcg")))
+            report_violation(V_CHARGE, cpu, p[STOCK_NR], buf)
+            continue
+        m.ck_holders += p[STOCK_NR]
+        a = m
+        while a != NULL:
+            a.ck_charge += p[STOCK_NR]
+            a = a.parent
     # 1. charge, 2. memcg stats, 3. css references
     n = memcg_all.next
     while n != &memcg_all:
         m = <mem_cgroup *>n.owner
-        if m.state == MEMCG_ONLINE:
+        if m == root_mem_cgroup:
+            root_memcg_check(m, child_mem, child_stat)
+        elif m.state == MEMCG_ONLINE:
             if m.memory != m.ck_charge:
                 fmt_memcg(mb, 200, m)
-                snprintf(buf, VMSG, "%s: charged %ld pages, live slab pages in its subtree: %ld",
+                snprintf(buf, VMSG, "%s: charged %ld pages, live slab pages and stock in its subtree: %ld",
                          mb, m.memory, m.ck_charge)
                 report_violation(V_CHARGE, m.id, m.memory - m.ck_charge, buf)
             bound = BATCH * ms_nr_cpu_ids * m.ck_nsub
@@ -476,7 +534,9 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
                      nmemcg, nchildcaches)
             report_violation(V_LEAK, nmemcg, nchildcaches, buf)
         m = root_mem_cgroup
-        if m.nr_dying_descendants != 0 or m.memory != 0 or node_truth[0] + node_truth[1] != 0 \
+        # root's counter may hold charges at the end: the 5.4 root branch of
+        # memcg_uncharge_slab strands them (root_memcg_check holds it exact)
+        if m.nr_dying_descendants != 0 or node_truth[0] + node_truth[1] != 0 \
                 or percpu_counter_sum(&node_stat[0]) != 0 or percpu_counter_sum(&node_stat[1]) != 0:
             snprintf(buf, VMSG, "after the drain: nr_dying_descendants %ld, root charge %ld, node slab pages %ld",
                      m.nr_dying_descendants, m.memory, node_truth[0] + node_truth[1])

@@ -398,6 +398,7 @@ cdef void active_memcg_loop() noexcept nogil:
     while READ_ONCE_I(&run_state) == RUN_RUNNING:
         stw_poll()
         poll_kick()
+        poll_stock()
         if active_memcg_held == NULL and nr_workers > 0:
             # get_mem_cgroup_from_mm of some task: under RCU, a tryget
             rcu_read_lock()
@@ -424,6 +425,7 @@ cdef void active_memcg_loop() noexcept nogil:
         WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
         css_put(m)
     flush_cpu_slabs(True)
+    drain_local_stock()                 # as a worker's at the end of its drain
     smp_store_release_I(&active_memcg_done, 1)
 
 cdef void workqueue_loop() noexcept nogil:

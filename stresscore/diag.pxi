@@ -83,11 +83,15 @@ cdef enum:
     CNT_DELAYS              # delay injections taken
     CNT_RCU_READ            # RCU read sections entered by the model
     CNT_OPS                 # loop iterations (worker ops, controller actions)
+    CNT_CHARGE_ROOT         # slab pages charged "to root": node stats only (memcg_charge_slab)
+    CNT_UNCHARGE_ROOT       # slab pages freed while their cache names root: node stats only
+    CNT_STOCK_DRAIN         # this cpu's stock drained by its drain work (drain_local_stock)
     CNT_NR
 
 CNT_NAMES = ["alloc", "free", "remote_free", "mail_sent", "page_alloc",
              "page_free", "tryget_fail", "root_fallback", "create_queued",
-             "charge_fail", "delays", "rcu_read", "ops"]
+             "charge_fail", "delays", "rcu_read", "ops", "charge_root",
+             "uncharge_root", "stock_drain"]
 
 cdef enum:
     MAX_ACTIVE = 128        # caches in which one cpu may hold an active slab
@@ -351,12 +355,15 @@ cdef enum:
     G_MEMCG_FREED
     G_ARRAY_GROW
     G_ROOT_DESTROYED
+    G_STOCK_DRAIN_QUEUED        # drain_all_stock: drain works queued for other cpus
+    G_STOCK_DRAIN_SKIPPED       # drain_all_stock: returned, someone else was draining
     G_NR
 cdef long gstats[G_NR]
 
 G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
-           "memcgs_freed", "array_grows", "roots_destroyed"]
+           "memcgs_freed", "array_grows", "roots_destroyed", "stock_drains_queued",
+           "stock_drains_skipped"]
 
 # ---------------------------------------------------------------------------
 # The selected mutant (rcutorture's "busted" ops): at most one deliberate

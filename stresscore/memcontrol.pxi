@@ -93,41 +93,6 @@ cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
         mi = mi.parent
 
 # ---------------------------------------------------------------------------
-# Page counters (mm/page_counter.c), hierarchical, root included (the kernel
-# skips the root's counter; the model charges it so that the root's charge is
-# checkable; docs/DESIGN.md, section 11, row 19, says what that could hide).
-
-cdef bint page_counter_try_charge(mem_cgroup *memcg, long nr) noexcept nogil:
-    cdef mem_cgroup *c = memcg
-    cdef mem_cgroup *u
-    cdef long new
-    while c != NULL:
-        new = add_return_L(&c.memory, nr)       # fully ordered, like atomic_long_add_return
-        if new > READ_ONCE_L(&c.limit):
-            atomic_add_L(&c.memory, -nr)
-            u = memcg
-            while u != c:
-                atomic_add_L(&u.memory, -nr)
-                u = u.parent
-            return False
-        c = c.parent
-    return True
-
-cdef void page_counter_uncharge(mem_cgroup *memcg, long nr) noexcept nogil:
-    cdef mem_cgroup *c = memcg
-    cdef long new
-    while c != NULL:
-        new = add_return_L(&c.memory, -nr)
-        # Only an online memcg's counter must stay exact.  A dying child's
-        # may go below zero: a charge made after its css was killed walks up
-        # to the parent, and a free before the reparenting uncharges the
-        # child's chain (the kernel's page_counter_cancel would WARN).
-        if new < 0 and READ_ONCE_I(&c.state) == MEMCG_ONLINE:
-            violationf(V_REF_NEGATIVE, c.id, new,
-                       "page counter of online memcg %ld went negative (%ld)", c.id, new)
-        c = c.parent
-
-# ---------------------------------------------------------------------------
 # css references (percpu_ref semantics through the primitives;
 # include/linux/cgroup.h).
 
@@ -174,6 +139,12 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
             p = per_cpu_ptr_L(memcg.pcpu, cpu)
             parent.local_lost[0] += READ_ONCE_L(&p[2])
             parent.local_lost[1] += READ_ONCE_L(&p[3])
+        # the same for the hierarchical counters, which the root's check
+        # sums over its children: the parent's counter and stats keep what
+        # this one held (its own already include its descendants')
+        parent.lost_memory += READ_ONCE_L(&memcg.memory)
+        parent.lost_stat[0] += READ_ONCE_L(&memcg.stat[0])
+        parent.lost_stat[1] += READ_ONCE_L(&memcg.stat[1])
     list_del_init(&memcg.all_node)
     WRITE_ONCE_I(&memcg.state, MEMCG_FREED)
     ms_mutex_unlock(&cgroup_mutex)
@@ -339,6 +310,7 @@ cdef void css_killed_work_fn(work_struct *w) noexcept nogil:
     m.online_cnt -= 1
     while m != NULL and m.online_cnt == 0 and m.offline_pending:
         memcg_offline_kmem(m)
+        drain_all_stock(m)              # mem_cgroup_css_offline, after memcg_offline_kmem
         m.offline_pending = 0
         m.offline_ns = 0
         atomic_add_L(&gstats[G_MEMCG_OFFLINED], 1)
@@ -540,112 +512,6 @@ cdef inline void memcg_kmem_put_cache(kmem_cache *s) noexcept nogil:
         percpu_ref_put(&s.refcnt)
 
 # ---------------------------------------------------------------------------
-# memcg_charge_slab / memcg_uncharge_slab (static inline in mm/slab.h in
-# 5.4; here with the charge code they call).
-
-cdef void rcu_mutant_nap() noexcept nogil:
-    cdef timespec ts
-    ts.tv_sec = 0
-    ts.tv_nsec = 1000000
-    nanosleep(&ts, NULL)
-
-cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexcept nogil:
-    """Charge a new slab page of child cache s: 0, or -1 over a limit.
-    *charged is the memcg charged (the page records it: checker 3's
-    ownership check)."""
-    cdef long nr = 1 << order
-    cdef mem_cgroup *memcg
-    cdef bint charged_ok
-    if model_mode == MODE_LEGACY:
-        # Before the series the cache pins its memcg: charge it directly.
-        memcg = s.memcg
-        if not memcg_ok(memcg, 6):
-            return -1
-        css_get(memcg)
-    else:
-        rcu_read_lock()
-        count_event(CNT_RCU_READ)
-        memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_charge_slab")
-        ms_delay_if(DP_CHARGE_MEMCG, memcg != NULL and
-                    (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
-        if not memcg_ok(memcg, 7):
-            rcu_read_unlock()
-            return -1
-        if MUTANT(M_CHARGE_OFFLINE_MEMCG):
-            # mutant charge-offline-memcg: charge whatever the pointer names, offline or not
-            if not percpu_ref_tryget(&memcg.css):
-                rcu_read_unlock()
-                return -1
-        else:
-            while memcg != NULL and not css_tryget_online(memcg):
-                memcg = memcg.parent
-        rcu_read_unlock()
-        if memcg == NULL:
-            return -1
-    if MUTANT(M_RCU_READ_ACROSS_SLEEP) and model_mode == MODE_REPARENT:
-        # mutant rcu-read-across-sleep: wait for reclaim (other tasks'
-        # frees, a higher limit) inside a read section
-        rcu_read_lock()
-        charged_ok = page_counter_try_charge(memcg, nr)
-        while not charged_ok and run_is_running():
-            rcu_mutant_nap()
-            charged_ok = page_counter_try_charge(memcg, nr)
-        rcu_read_unlock()
-        if not charged_ok:
-            count_event(CNT_CHARGE_FAIL)
-            css_put(memcg)
-            return -1
-    elif not page_counter_try_charge(memcg, nr):
-        count_event(CNT_CHARGE_FAIL)
-        fr_record(EV_CHARGE_FAIL, s.id, memcg.id)
-        css_put(memcg)
-        return -1
-    mod_memcg_state(memcg, stat_idx(s), nr)
-    mod_node_state(stat_idx(s), nr)
-    percpu_ref_get_many(&s.refcnt, nr)
-    fr_record(EV_CHARGE, s.id, memcg.id)
-    charged[0] = memcg
-    css_put(memcg)
-    return 0
-
-cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
-    """Uncharge whatever memcg the cache names now, then drop the page's
-    references on the cache (after: the put may free the cache)."""
-    cdef long nr = 1 << order
-    cdef mem_cgroup *memcg
-    cdef bint protected = not MUTANT(M_MEMCG_READ_UNPROTECTED)  # mutant memcg-read-unprotected: no RCU read section
-    if MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):
-        # mutant cache-put-before-uncharge: s may be freed below
-        percpu_ref_put_many(&s.refcnt, nr)
-        if not cache_ok(s, 8):
-            return
-    if protected:
-        rcu_read_lock()
-        count_event(CNT_RCU_READ)
-    memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
-    if model_mode == MODE_REPARENT:     # legacy: the cache pins its memcg, the pointer never changes
-        rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_uncharge_slab")
-    ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
-                (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or percpu_ref_is_dying(&s.refcnt)))
-    # The page's references pin the cache until the put below.
-    if not cache_ok(s, 11):
-        if protected:
-            rcu_read_unlock()
-        return
-    if memcg_ok(memcg, 9):
-        mod_memcg_state(memcg, stat_idx(s), -nr)
-        page_counter_uncharge(memcg, nr)
-        memcg_ok(memcg, 10)        # still alive after the update?
-        fr_record(EV_PAGE_FREE, s.id, memcg.id)
-    if protected:
-        rcu_read_unlock()
-    mod_node_state(stat_idx(s), -nr)
-    ms_delay_if(DP_PAGE_FREE_PUT, percpu_ref_is_dying(&s.refcnt))
-    if not MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):     # mutant cache-put-before-uncharge: put above
-        percpu_ref_put_many(&s.refcnt, nr)
-
-# ---------------------------------------------------------------------------
 # Task migration and limits (controller): mem_cgroup_move_task /
 # mem_cgroup_can_attach and memory.max (mem_cgroup_resize_max).
 
@@ -658,6 +524,10 @@ cdef void mem_cgroup_migrate(mem_cgroup **task_memcg, mem_cgroup *new) noexcept 
     css_put(old)
 
 cdef void mem_cgroup_set_limit(mem_cgroup *m, long limit) noexcept nogil:
+    """memory_max_write: the new max, then, while usage is above it, one
+    drain_all_stock (the kernel then reclaims, which the model has not)."""
     WRITE_ONCE_L(&m.limit, limit)
+    if READ_ONCE_L(&m.memory) > limit:
+        drain_all_stock(m)
     if ms_cpu >= 0:
         fr_record(EV_LIMIT, m.id, limit)

@@ -62,6 +62,7 @@ cdef class Model:
             raise IndexError(f"no worker {w}")
         _as_cpu(w)
         poll_kick()
+        poll_stock()
         return &workers[w]
 
     # ---- controller operations ----
@@ -243,8 +244,21 @@ cdef class Model:
         cdef int i
         _as_cpu(self.sys_cpu)
         for i in range(rounds):
-            if not self.run_work(1000000) and not self.grace_period():
+            if not self.run_work(1000000) and not self.run_stock_drains() and not self.grace_period():
                 break
+
+    def run_stock_drains(self):
+        """Run every stock drain work drain_all_stock queued, each on its
+        cpu (the cpu's owner runs it at its next operation otherwise); how
+        many ran."""
+        cdef int cpu, done = 0
+        for cpu in range(ms_nr_cpu_ids):
+            if per_cpu_ptr_L(memcg_stock, cpu)[STOCK_FLAGS]:
+                _as_cpu(cpu)
+                drain_local_stock()
+                done += 1
+        _as_cpu(self.sys_cpu)
+        return done
 
     def drain(self):
         """Every worker frees everything, then every cgroup is removed and
@@ -261,6 +275,7 @@ cdef class Model:
             while not mpsc_empty(&workers[w].mailbox):
                 worker_receive_one(&workers[w])
             flush_cpu_slabs(True)
+            drain_local_stock()     # the worker stops (its cpu's stock returned)
         _as_cpu(self.sys_cpu)
         for w in range(self.workers):
             if workers[w].memcg != root_mem_cgroup:
@@ -339,6 +354,7 @@ cdef class Model:
                 "css": percpu_ref_count(&m.css),
                 "css_dying": bool(percpu_ref_is_dying(&m.css)),
                 "memory": m.memory,
+                "failcnt": m.failcnt,
                 "limit": None if m.limit == 0x7fffffffffffffff else m.limit,
                 "stat": [m.stat[0], m.stat[1]],
                 "pcpu_stat": pcpu,
@@ -392,6 +408,12 @@ cdef class Model:
             "caches": caches,
             "caches_releasing": releasing,
             "node_stat": [percpu_counter_sum(&node_stat[0]), percpu_counter_sum(&node_stat[1])],
+            # memcg_stock per cpu: [memcg id or None (no pages), pages, drain queued]
+            "stock": [[(<mem_cgroup *>per_cpu_ptr_L(memcg_stock, cpu)[STOCK_CACHED]).id
+                       if per_cpu_ptr_L(memcg_stock, cpu)[STOCK_NR] else None,
+                       per_cpu_ptr_L(memcg_stock, cpu)[STOCK_NR],
+                       bool(per_cpu_ptr_L(memcg_stock, cpu)[STOCK_FLAGS])]
+                      for cpu in range(ms_nr_cpu_ids)],
             "nr_cache_ids": memcg_nr_cache_ids,
             "workers": [{"memcg": workers[w].memcg.id, "held": self.held_caches(w),
                          "mailbox": _mailbox_list(&workers[w].mailbox)}
@@ -408,7 +430,8 @@ cdef class Model:
         refcount-negative, killed-cache, double-release, cpu-freelist-count,
         cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
         rcu-lockdep, lock-order, local-stats, sysfs-freed-cache,
-        kobject-negative, sysfs-unlinked."""
+        kobject-negative, sysfs-unlinked, root-charge, root-stats,
+        stock-count, stock-root."""
         cdef mem_cgroup *m
         cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
@@ -419,7 +442,25 @@ cdef class Model:
         global nr_sysfs_caches
         _as_cpu(self.sys_cpu)
         if what == "charge":
+            # an online memcg's counter one page above its live pages
+            atomic_add_L(&workers[0].memcg.memory, 1)
+        elif what == "root-charge":
+            # the root charged directly (what 5.4's mem_cgroup_is_root()
+            # short-cuts never do): its counter exceeds its children's
             atomic_add_L(&root_mem_cgroup.memory, 1)
+        elif what == "root-stats":
+            atomic_add_L(&root_mem_cgroup.stat[0], 1)
+        elif what == "stock-count":
+            # worker 0's cpu stock claims one page more than was charged
+            p = per_cpu_ptr_L(memcg_stock, 0)
+            if p[STOCK_NR] == 0:
+                raise RuntimeError("worker 0's cpu must hold a stock")
+            p[STOCK_NR] += 1
+        elif what == "stock-root":
+            # a stock of the root ("this never be root cgroup")
+            p = per_cpu_ptr_L(memcg_stock, self.sys_cpu)
+            p[STOCK_CACHED] = <long>root_mem_cgroup
+            p[STOCK_NR] = 1
         elif what == "stats":
             atomic_add_L(&node_stat[0].count, 1)
         elif what == "refs":
@@ -568,7 +609,7 @@ cdef class Model:
             # memcg_free_kmem's test on a memcg whose kmem_caches is not empty
             memcg_free_kmem_check(workers[0].memcg)
         elif what == "local-stats":
-            per_cpu_ptr_L(root_mem_cgroup.pcpu, self.sys_cpu)[2] += 1
+            per_cpu_ptr_L(workers[0].memcg.pcpu, self.sys_cpu)[2] += 1
         else:
             raise ValueError(f"unknown corruption {what!r}")
 

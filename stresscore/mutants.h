@@ -105,6 +105,16 @@
 	  "freed) before kobject_del removes its sysfs files and drains their "   \
 	  "readers",                                                              \
 	  "use-after-free", 1,                                                    \
+	  "")                                                                     \
+	X(DRAIN_STOCK_WITHOUT_CSS_PUT, "drain-stock-without-css-put",             \
+	  "drain_stock returns the precharged pages to the page counter but "     \
+	  "keeps their css references",                                           \
+	  "references", 1,                                                        \
+	  "")                                                                     \
+	X(REFILL_STOCK_WITHOUT_DRAIN, "refill-stock-without-drain",               \
+	  "refill_stock switches the cpu's stock to another memcg without "       \
+	  "draining the old one's precharge",                                     \
+	  "references", 1,                                                        \
 	  "")
 
 enum {

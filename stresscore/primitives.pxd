@@ -232,6 +232,8 @@ cdef extern from "mutants.h" nogil:
         M_RCU_READ_ACROSS_SLEEP
         M_SYSFS_REMOVE_NO_GET
         M_SYSFS_UNLINK_LATE
+        M_DRAIN_STOCK_WITHOUT_CSS_PUT
+        M_REFILL_STOCK_WITHOUT_DRAIN
         M_NR
     cdef struct ms_mutant:
         int id

@@ -89,6 +89,8 @@ cdef void _q_fields_init() noexcept nogil:
     _q_field(0, &m, &m.ck_resid, "ck_resid"); _q_field(0, &m, &m.ck_nsub, "ck_nsub")
     _q_field(0, &m, &m.ck_holders, "ck_holders"); _q_field(0, &m, &m.ck_local, "ck_local")
     _q_field(0, &m, &m.local_lost, "local_lost"); _q_field(0, &m, &m.offline_ns, "offline_ns")
+    _q_field(0, &m, &m.lost_memory, "lost_memory"); _q_field(0, &m, &m.lost_stat, "lost_stat")
+    _q_field(0, &m, &m.failcnt, "failcnt")
     _q_field(0, &m, &m.q_shadow, "q_shadow"); _q_field(0, &m, &m._pad0, "_pad0")
     _q_field(0, &m, &m.memory, "memory"); _q_field(0, &m, &m._pad1, "_pad1")
     _q_field(0, &m, &m.stat, "stat"); _q_field(0, &m, &m._pad2, "_pad2")

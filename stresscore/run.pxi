@@ -79,6 +79,7 @@ cdef void model_release() noexcept nogil:
 
 cdef int model_init(int mode, int mut) noexcept nogil:
     global root_mem_cgroup, memcg_nr_cache_ids, next_memcg_id, next_cache_id
+    global memcg_stock, percpu_charge_mutex
     global model_mode, mutant, kick_gen, wq_threaded, model_ready
     global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
     cdef int i
@@ -117,6 +118,12 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     slab_caches_to_rcu_destroy_work.owner = NULL
     slab_caches_to_rcu_destroy_work.kind = WK_RCU_DESTROY
     slab_caches_to_rcu_destroy_work.pending = 0
+    if memcg_stock == NULL:
+        memcg_stock = pcpu_alloc_longs()
+        if memcg_stock == NULL:
+            return -1
+    memset(memcg_stock, 0, MS_MAX_CPUS * MS_CACHELINE)
+    percpu_charge_mutex = 0
     if percpu_counter_init(&node_stat[0], BATCH) != 0 or \
             percpu_counter_init(&node_stat[1], BATCH) != 0:
         return -1
@@ -499,7 +506,7 @@ def live_stats():
     cdef ms_list *n
     cdef mem_cgroup *m
     cdef unsigned long hist[32]
-    cdef long held = 0, in_flight = 0
+    cdef long held = 0, in_flight = 0, root_memory = 0, stock = 0
     threads = []
     for c in range(ms_nr_cpu_ids):
         d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
@@ -522,6 +529,9 @@ def live_stats():
                     else:
                         dying += 1
                 n = n.next
+            root_memory = READ_ONCE_L(&root_mem_cgroup.memory)
+            for c in range(ms_nr_cpu_ids):
+                stock += READ_ONCE_L(&per_cpu_ptr_L(memcg_stock, c)[STOCK_NR])
             ms_mutex_unlock(&cgroup_mutex)
             ms_mutex_lock(&slab_mutex)
             for i in range(MAX_ROOTS):
@@ -543,6 +553,8 @@ def live_stats():
         "child_caches": caches,
         "objects_held": held,
         "objects_in_flight": in_flight,
+        "root_memory": root_memory,
+        "stock_pages": stock,
         "grace_periods": rcu_gp_count(),
         "rcu_pending": rcu_pending_callbacks(),
         "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),

@@ -95,6 +95,7 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
             break
         if READ_ONCE_L(&kick_gen) != t.kick_seen:
             worker_kick(w)
+        poll_stock()
         worker_receive(w)
         r = ms_rng_next(&t.rng)
         if t.digest_left:
@@ -142,3 +143,6 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
     while not mpsc_empty(&w.mailbox):
         worker_receive(w)
     flush_cpu_slabs(True)
+    # this cpu stops charging: its stock goes back as the dead-cpu
+    # callback's drain_stock would return it (memcg_hotplug_cpu_dead)
+    drain_local_stock()

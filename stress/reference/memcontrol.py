@@ -18,6 +18,7 @@ NR_SLAB_RECLAIMABLE = 0
 NR_SLAB_UNRECLAIMABLE = 1
 MEMCG_CACHES_MIN_SIZE = 4
 MEMCG_CACHES_MAX_SIZE = 512     # kmemcg ids
+MEMCG_CHARGE_BATCH = 32
 PAGE_COUNTER_MAX = 0x7FFFFFFFFFFFFFFF
 
 # memcg states
@@ -49,6 +50,7 @@ class MemCgroup:
     kmem_caches: list = field(default_factory=list)    # child caches whose memcg is this one
     css: Optional[PercpuRef] = None
     memory: int = 0                 # page counter usage (hierarchical)
+    failcnt: int = 0                # page counter failcnt
     limit: int = PAGE_COUNTER_MAX
     stat: list = field(default_factory=lambda: [0, 0])  # hierarchical NR_SLAB_* (spilled)
     pcpu: list = field(default_factory=list)            # per cpu: [delta0, delta1, local0, local1]
@@ -94,21 +96,24 @@ class Memcontrol:
             mi = mi.parent
 
     # =======================================================================
-    # Page counters (hierarchical, root included)
+    # Page counters (hierarchical up to the root, which nothing charges directly)
 
-    def page_counter_try_charge(self, memcg: MemCgroup, nr: int) -> bool:
+    def page_counter_try_charge(self, memcg: MemCgroup, nr: int) -> Optional[MemCgroup]:
+        """None when every level took the charge, else the memcg over its
+        limit (its failcnt up)."""
         c = memcg
         while c is not None:
             c.memory += nr
             if c.memory > c.limit:
                 c.memory -= nr
+                c.failcnt += 1
                 u = memcg
                 while u is not c:
                     u.memory -= nr
                     u = u.parent
-                return False
+                return c
             c = c.parent
-        return True
+        return None
 
     def page_counter_uncharge(self, memcg: MemCgroup, nr: int) -> None:
         c = memcg
@@ -126,6 +131,87 @@ class Memcontrol:
 
     def css_put(self, m: MemCgroup) -> None:
         self.percpu_ref_put_many(m.css, 1)
+
+    def css_put_many(self, m: MemCgroup, n: int) -> None:
+        self.percpu_ref_put_many(m.css, n)
+
+    # ---- memcg_stock: per cpu [cached memcg, pages, drain queued] ----
+
+    def consume_stock(self, memcg: MemCgroup, nr: int) -> bool:
+        st = self.stock[self.cpu]
+        if nr <= MEMCG_CHARGE_BATCH and st[0] is memcg and st[1] >= nr:
+            st[1] -= nr
+            return True
+        return False
+
+    def drain_stock(self, st: list) -> None:
+        if st[1]:
+            self.page_counter_uncharge(st[0], st[1])
+            self.css_put_many(st[0], st[1])
+            st[1] = 0
+        st[0] = None
+
+    def drain_local_stock(self) -> None:
+        st = self.stock[self.cpu]
+        self.drain_stock(st)
+        st[2] = False
+
+    def poll_stock(self) -> None:
+        """The cpu runs its queued stock drain work at its next safe point."""
+        if self.stock[self.cpu][2]:
+            self.drain_local_stock()
+
+    def refill_stock(self, memcg: MemCgroup, nr: int) -> None:
+        st = self.stock[self.cpu]
+        if st[0] is not memcg:
+            self.drain_stock(st)
+            st[0] = memcg
+        st[1] += nr
+        if st[1] > MEMCG_CHARGE_BATCH:
+            self.drain_stock(st)
+
+    @staticmethod
+    def mem_cgroup_is_descendant(memcg: Optional[MemCgroup], root: MemCgroup) -> bool:
+        while memcg is not None:
+            if memcg is root:
+                return True
+            memcg = memcg.parent
+        return False
+
+    def drain_all_stock(self, root_memcg: MemCgroup) -> None:
+        """This cpu's stock at once, the others' by their drain works (no
+        one else drains at the same time in a single thread)."""
+        for cpu, st in enumerate(self.stock):
+            if st[0] is not None and st[1] and self.mem_cgroup_is_descendant(st[0], root_memcg) \
+                    and not st[2]:
+                st[2] = True
+                if cpu == self.cpu:
+                    self.drain_local_stock()
+
+    def try_charge(self, memcg: MemCgroup, nr: int) -> int:
+        """try_charge (5.4) as slab pages meet it: stock, batch, limit, one
+        drain of the memcg over its limit, then -1."""
+        batch = max(MEMCG_CHARGE_BATCH, nr)
+        drained = False
+        if memcg is self.root_mem_cgroup:
+            return 0
+        while True:
+            if self.consume_stock(memcg, nr):
+                return 0
+            over = self.page_counter_try_charge(memcg, batch)
+            if over is None:
+                self.css_get_many(memcg, batch)
+                if batch > nr:
+                    self.refill_stock(memcg, batch - nr)
+                return 0
+            if batch > nr:
+                batch = nr
+                continue
+            if not drained:
+                self.drain_all_stock(over)
+                drained = True
+                continue
+            return -1
 
     def css_tryget_online(self, m: MemCgroup) -> bool:
         return self.percpu_ref_tryget_live(m.css)
@@ -203,6 +289,7 @@ class Memcontrol:
         m.online_cnt -= 1
         while m is not None and m.online_cnt == 0 and m.offline_pending:
             self.memcg_offline_kmem(m)
+            self.drain_all_stock(m)             # mem_cgroup_css_offline
             m.offline_pending = False
             self.css_put(m)                     # the reference kill_css took
             m = m.parent
@@ -310,6 +397,11 @@ class Memcontrol:
         if not s.is_root:
             self.percpu_ref_put_many(s.refcnt, 1)
 
+    @staticmethod
+    def stat_idx(s: KmemCache) -> int:
+        """cache_vmstat_idx (mm/slab.h)."""
+        return NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
+
     def memcg_charge_slab(self, s: KmemCache, order: int) -> int:
         """Charge a new slab page of child cache s: 0, or -1 over a limit."""
         nr = 1 << order
@@ -320,15 +412,22 @@ class Memcontrol:
             memcg = s.memcg                     # READ_ONCE under RCU: not stable
             while memcg is not None and not self.css_tryget_online(memcg):
                 memcg = memcg.parent
-            if memcg is None:
-                return -1
-        if not self.page_counter_try_charge(memcg, nr):
+            if memcg is None or memcg is self.root_mem_cgroup:
+                # memcg_charge_slab (5.4), mem_cgroup_is_root(): node stats
+                # and the cache references only
+                self.mod_node_state(self.stat_idx(s), nr)
+                self.percpu_ref_get_many(s.refcnt, nr)
+                if memcg is not None:
+                    self.css_put(memcg)
+                return 0
+        if self.try_charge(memcg, nr) != 0:
             self.css_put(memcg)
             return -1
-        idx = NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
+        idx = self.stat_idx(s)
         self.mod_memcg_state(memcg, idx, nr)
         self.mod_node_state(idx, nr)
         self.percpu_ref_get_many(s.refcnt, nr)
+        self.css_put_many(memcg, nr)            # try_charge's page references go to the cache
         self.css_put(memcg)
         return 0
 
@@ -337,8 +436,11 @@ class Memcontrol:
         references on the cache (which may release it)."""
         nr = 1 << order
         memcg = s.memcg
-        idx = NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
-        self.mod_memcg_state(memcg, idx, -nr)
-        self.page_counter_uncharge(memcg, nr)
+        idx = self.stat_idx(s)
+        if memcg is not self.root_mem_cgroup:
+            # the root branch is taken by the cache's memcg at free time:
+            # node stats only (memcg_uncharge_slab, 5.4)
+            self.mod_memcg_state(memcg, idx, -nr)
+            self.page_counter_uncharge(memcg, nr)
         self.mod_node_state(idx, -nr)
         self.percpu_ref_put_many(s.refcnt, nr)

@@ -97,6 +97,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.next_memcg_id = 0
         self.next_cache_id = 0
         self.cpus = [CpuState() for _ in range(self.nr_cpus)]
+        self.stock = [[None, 0, False] for _ in range(self.nr_cpus)]   # memcg_stock
         self.root_mem_cgroup = self.mem_cgroup_create(None)
         # _setup: the built-in roots, then the workers (each in the root memcg)
         for _name, size, objs, order, recl, tsafe in BUILTIN_ROOTS:
@@ -147,6 +148,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             raise IndexError(f"no worker {w}")
         self.cpu = w
         self.poll_kick()
+        self.poll_stock()
         return self.wk[w]
 
     # ---- controller operations ----
@@ -182,6 +184,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         m = self._memcg(mid)
         self.cpu = self.sys_cpu
         m.limit = PAGE_COUNTER_MAX if limit is None else limit
+        if m.memory > m.limit:
+            self.drain_all_stock(m)             # memory_max_write
 
     def kmem_cache_create(self, size: int, objects: int, order: int,
                           reclaimable: bool = False, typesafe: bool = False):
@@ -279,8 +283,19 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         """Run work and grace periods until nothing is pending."""
         self.cpu = self.sys_cpu
         for _ in range(rounds):
-            if not self.run_work(1000000) and not self.grace_period():
+            if not self.run_work(1000000) and not self.run_stock_drains() and not self.grace_period():
                 break
+
+    def run_stock_drains(self) -> int:
+        """Every queued stock drain work, each on its cpu."""
+        done = 0
+        for cpu, st in enumerate(self.stock):
+            if st[2]:
+                self.cpu = cpu
+                self.drain_local_stock()
+                done += 1
+        self.cpu = self.sys_cpu
+        return done
 
     def drain(self) -> None:
         """Every worker frees everything, then every cgroup is removed and
@@ -294,6 +309,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             while wk.mailbox:
                 self.worker_receive(wk)
             self.flush_cpu_slabs(True)
+            self.drain_local_stock()            # the worker stops
         self.cpu = self.sys_cpu
         for wk in self.wk:
             if wk.memcg is not self.root_mem_cgroup:
@@ -330,6 +346,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
                 "css": m.css.count,
                 "css_dying": m.css.dead,
                 "memory": m.memory,
+                "failcnt": m.failcnt,
                 "limit": None if m.limit == PAGE_COUNTER_MAX else m.limit,
                 "stat": list(m.stat),
                 "pcpu_stat": [[p[0], p[1]] for p in m.pcpu],
@@ -368,6 +385,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             "caches": caches,
             "caches_releasing": [c.id for c in self.caches_releasing],
             "node_stat": [self.node_stat[0].sum(), self.node_stat[1].sum()],
+            "stock": [[st[0].id if st[1] else None, st[1], st[2]] for st in self.stock],
             "nr_cache_ids": self.memcg_nr_cache_ids,
             "workers": [{"memcg": w.memcg.id, "held": self.held_caches(i),
                          "mailbox": [o.page.cache.id for o in w.mailbox]}

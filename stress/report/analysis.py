@@ -294,6 +294,8 @@ def analyze(run: dict) -> dict:
             "memcgs_online": _series(samples, "memcgs_online"),
             "memcgs_dying": dying,
             "child_caches": _series(samples, "child_caches"),
+            "stock_pages": _series(samples, "stock_pages"),
+            "root_memory": _series(samples, "root_memory"),
             "grace_periods": _series(samples, "grace_periods"),
             "checkpoints": _series(samples, "checkpoints"),
             "rss": _series(samples, "rss"),

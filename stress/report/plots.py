@@ -56,27 +56,45 @@ def plot_throughput(rep: dict, path: Path) -> None:
     fig.savefig(path)
 
 
-def plot_dying(rep: dict, path: Path) -> None:
+def _plot_timeline_pair(rep: dict, path: Path, main: tuple, other: tuple, ylabel: str,
+                        title: str, what: str) -> None:
+    """Two timeline series as steps: main = (key, label, color), drawn
+    where recorded; other = (key, label, color), drawn when recorded at
+    every such point."""
     fig, ax = _figure()
     tl = rep["timeline"]
-    pts = [(t, d, o) for t, d, o in zip(tl["t"], tl["memcgs_dying"], tl["memcgs_online"]) if _num(d)]
+    pts = [(t, a, b) for t, a, b in zip(tl["t"], tl.get(main[0]) or [], tl.get(other[0]) or [])
+           if _num(a)]
     if pts:
         t = [p[0] for p in pts]
-        ax.step(t, [p[1] for p in pts], where="post", label="dying (offline, not freed)", linewidth=2,
-                color="tab:red")
+        ax.step(t, [p[1] for p in pts], where="post", label=main[1], linewidth=2, color=main[2])
         if all(_num(p[2]) for p in pts):
-            ax.step(t, [p[2] for p in pts], where="post", label="online", linewidth=1, color="tab:blue",
+            ax.step(t, [p[2] for p in pts], where="post", label=other[1], linewidth=1, color=other[2],
                     alpha=0.7)
         ax.set_xlabel("time (s)")
-        ax.set_ylabel("memory cgroups")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     else:
-        _no_data(ax, "dying memcgs")
-    ax.set_title("Dying memcgs over time\n" + _title(rep), fontsize=10)
+        _no_data(ax, what)
+    ax.set_title(title + "\n" + _title(rep), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
+
+
+def plot_dying(rep: dict, path: Path) -> None:
+    _plot_timeline_pair(rep, path, ("memcgs_dying", "dying (offline, not freed)", "tab:red"),
+                        ("memcgs_online", "online", "tab:blue"), "memory cgroups",
+                        "Dying memcgs over time", "dying memcgs")
+
+
+def plot_stock(rep: dict, path: Path) -> None:
+    """The pages precharged in every cpu's memcg_stock, and the root's page
+    counter (its children's charges, stock included), over time."""
+    _plot_timeline_pair(rep, path, ("stock_pages", "stock (all cpus)", "tab:green"),
+                        ("root_memory", "root page counter", "tab:gray"), "pages",
+                        "Charge stock over time", "charge stock")
 
 
 def _us_label(us: int) -> str:

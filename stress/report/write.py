@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .analysis import _num, analyze
 from .load import load_run
-from .plots import (plot_checkpoint_pauses, plot_compare_dying, plot_dying, plot_gp_histogram,
+from .plots import (plot_checkpoint_pauses, plot_compare_dying, plot_dying, plot_gp_histogram, plot_stock,
                     plot_throughput)
 from .render import _fmt, _md_table, render_markdown, render_terminal
 
@@ -17,6 +17,7 @@ PLOTS = {
     "dying_memcgs": "dying_memcgs.png",
     "gp_histogram": "gp_histogram.png",
     "checkpoint_pauses": "checkpoint_pauses.png",
+    "stock": "memcg_stock.png",
 }
 COMPARE_PLOT = "compare_dying_memcgs.png"
 
@@ -73,6 +74,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                     plot_dying(rep, path)
                 elif name == "gp_histogram":
                     plot_gp_histogram(rep, path)
+                elif name == "stock":
+                    plot_stock(rep, path)
                 else:
                     plot_checkpoint_pauses(rep, path, run["stats"].get("checkpoint_pause_ns"))
             except Exception as e:      # a plot must not lose the rest of the report

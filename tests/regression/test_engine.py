@@ -55,6 +55,10 @@ CORRUPTIONS = [
     ("sysfs-freed-cache", "use-after-free"),
     ("kobject-negative", "refcount-negative"),
     ("sysfs-unlinked", "references"),
+    ("root-charge", "charge"),
+    ("root-stats", "stats"),
+    ("stock-count", "charge"),
+    ("stock-root", "charge"),
 ]
 
 

@@ -18,7 +18,10 @@ SLOW = {# a module unload must race a cgroup offline inside the deactivation's
         # a sysfs reader must hold a killed cache's file across its release:
         # caught in 0.25-0.45 s (2 of 2 seeds of 10 s), but one seed of 10 s
         # escaped once on a loaded machine
-        "sysfs-unlink-late": (3, 10.0)}
+        "sysfs-unlink-late": (3, 10.0),
+        # caught in 0.25-0.49 s alone (3 of 3 seeds), but with the stock and
+        # the sysfs actor one seed of 10 s escaped twice in full -n 2 suites
+        "create-after-offline": (3, 10.0)}
 
 DETECTABLE = [m.name for m in MUTANTS if m.expected]
 NOT_EXPECTED = [m.name for m in MUTANTS if not m.expected]

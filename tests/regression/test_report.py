@@ -109,6 +109,9 @@ def test_report_numbers_match_the_run(run, tmp_path):
     assert tl["memcgs_dying"] == [s["memcgs_dying"] for s in r.samples]
     assert tl["memcgs_online"] == [s["memcgs_online"] for s in r.samples]
     assert tl["per_thread_ops"] == [s["per_thread_ops"] for s in r.samples]
+    assert tl["stock_pages"] == [s["stock_pages"] for s in r.samples]
+    assert tl["root_memory"] == [s["root_memory"] for s in r.samples]
+    assert any(tl["stock_pages"]) and r.samples[-1]["stock_pages"] == 0   # precharged, returned at the end
     assert rep["memcgs"]["dying_max"] == max(s["memcgs_dying"] for s in r.samples)
     # throughput: per-thread deltas between samples add back up to each thread's ops
     tp = rep["throughput"]

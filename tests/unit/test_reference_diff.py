@@ -5,7 +5,7 @@ Hypothesis drives both with the same random operations (memcg mkdir, rmdir,
 task migration, limits, allocations, own and foreign frees, module caches
 including merged and TYPESAFE_BY_RCU ones, work items and grace periods,
 with the pool of the workqueue and the CPU's callback list that runs next
-drawn too) and
+drawn too, and the CPUs' queued stock drains) and
 asserts after every step that both return the same values and that their
 snapshots (every counter, per-cpu residue, refcount, state and list) are
 equal.  Each example ends with a drain, compared too, and the native final
@@ -239,6 +239,10 @@ class ModelDiff(RuleBasedStateMachine):
                 self.both("run_work", 1, ch[1], ch[2])
             else:
                 self.both("grace_period", ch[1])
+
+    @rule()
+    def stock_drains(self):
+        self.both("run_stock_drains")
 
     @rule()
     def settle(self):
