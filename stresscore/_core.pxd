@@ -216,6 +216,7 @@ cdef bint run_is_running() noexcept nogil                                # [stw]
 # slab_common -> slub
 cdef void flush_all_cpu_slabs(kmem_cache *s) noexcept nogil              # [slub] flush_all, from kmem_cache_destroy
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil                     # [slub] __kmem_cache_shutdown's test, from shutdown_cache
+cdef long slab_objects_in_use(kmem_cache *s) noexcept nogil              # [slub] list_slab_objects' count, from report_busy_cache
 cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil               # [slub] from kmemcg_cache_deactivate_after_rcu
 
 # slab_common -> sysfs (mm/slub.c's sysfs part)

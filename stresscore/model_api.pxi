@@ -113,12 +113,14 @@ cdef class Model:
             n += workers[i].live_by_root[index]
         return n
 
-    def kmem_cache_destroy(self, int index):
+    def kmem_cache_destroy(self, int index, bint force=False):
         """Drop one reference on root `index`; refused (False) while objects
-        of it are held, as a module must free its objects before unloading."""
+        of it are held, as a module must free its objects before unloading.
+        With force, destroy anyway, as a module that unloads with objects
+        allocated: kmem_cache_destroy reports the leak and fails."""
         if index < 0 or index >= MAX_ROOTS or roots[index] == NULL:
             return False
-        if roots[index].refcount == 1 and self.root_live_objects(index):
+        if not force and roots[index].refcount == 1 and self.root_live_objects(index):
             return False
         _as_cpu(self.sys_cpu)
         return kmem_cache_destroy(index) == 0

@@ -552,6 +552,26 @@ cdef int shutdown_memcg_caches(kmem_cache *s) noexcept nogil:
         n = nx
     return -1 if busy else 0
 
+cdef void report_busy_cache(kmem_cache *s) noexcept nogil:
+    """kmem_cache_destroy's "Slab cache still has objects" (pr_err and
+    dump_stack; slub's list_slab_objects names the objects): the violation
+    names the first cache of the root that still has slab pages, the pages
+    and the objects in use on them.  Called with slab_mutex held."""
+    cdef kmem_cache *c = s
+    cdef ms_list *n = s.children.next
+    cdef char buf[VMSG]
+    while slabs_in_use(c) == 0 and n != &s.children:
+        c = <kmem_cache *>n.owner
+        n = n.next
+    snprintf(buf, VMSG, "kmem_cache_destroy: slab cache still has objects: "
+             "%s cache %ld (root %d, memcg %ld%s%s) holds %ld slab pages, %ld objects in use",
+             <const char *>("root" if c.is_root else "child"), c.id, s.root_index,
+             <long>(c.memcg.id if c.memcg != NULL else -1),
+             <const char *>(", killed" if not c.is_root and percpu_ref_is_dying(&c.refcnt) else ""),
+             <const char *>(", shut down" if c.shut_down else ""),
+             slabs_in_use(c), slab_objects_in_use(c))
+    report_violation(V_LEAK, s.root_index, c.id, buf)
+
 cdef int kmem_cache_destroy(int index) noexcept nogil:
     """kmem_cache_destroy (mm/slab_common.c): drop a reference on the root
     cache; at zero mark it dying, flush the deactivation callbacks and works,
@@ -584,9 +604,8 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     if slabs_in_use(s):
         busy = 1
     if busy:
+        report_busy_cache(s)
         ms_mutex_unlock(&slab_mutex)
-        report_violation(V_LEAK, index, 0,
-                         "kmem_cache_destroy: slab cache still has objects")
         return -1
     arr = s.memcg_caches
     rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in kmem_cache_destroy")

@@ -343,3 +343,27 @@ def test_dying_memcgs_pile_up_only_in_legacy_mode():
         m.drain()
         assert m.check(final=True) == []
     assert dying == {"reparent": 0, "legacy": 10}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_destroy_with_objects_names_the_cache_that_holds_them(mode):
+    """kmem_cache_destroy of a root whose child cache still has an object:
+    the leak names that child cache, its pages and its objects in use
+    (list_slab_objects), not only the root."""
+    m = Native(workers=2, mode=mode)
+    i = m.kmem_cache_create(512, 8, 0, False, False)
+    mid = m.mkdir(0)
+    m.migrate(0, mid)
+    assert m.alloc(0, i)        # from the root: queues the child's creation
+    m.settle()
+    m.free(0, 0)
+    assert m.alloc(0, i)
+    assert m.alloc(0, i)
+    m.free(0, 0)
+    assert not m.kmem_cache_destroy(i, True)
+    leaks = [v for v in m.violations() if v["invariant"] == "leak"]
+    assert len(leaks) == 1
+    msg = leaks[0]["message"]
+    assert "child cache" in msg and f"root {i}," in msg, msg
+    assert f"memcg {mid}" in msg, msg
+    assert "holds 1 slab pages, 1 objects in use" in msg, msg
