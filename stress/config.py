@@ -43,7 +43,7 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "reparent_splice": (0.3, 200.0),
     "deactivate_dying": (1.0, 5000.0),
     "create_publish": (0.2, 100.0),
-    "array_grow": (0.5, 200.0),
+    "array_grow": (1.0, 1000.0),
     "flush_stats": (0.3, 100.0),
     "cache_kill": (0.3, 100.0),
     "page_free_put": (0.1, 500.0),
