@@ -15,6 +15,8 @@ debug = os.environ.get("MEMCG_STRESS_DEBUG", "") not in ("", "0")
 macros = [("MS_DEBUG", "1")] if debug else []
 if os.environ.get("MEMCG_STRESS_NO_COUNTERS", "") not in ("", "0"):
     macros.append(("MS_COUNTERS", "0"))     # benchmark variant: no per-thread counters
+if os.environ.get("MEMCG_STRESS_NO_WINDOWS", "") not in ("", "0"):
+    macros.append(("MS_WINDOWS", "0"))      # benchmark variant: no race-window coverage counters
 if os.environ.get("MEMCG_STRESS_NO_INLINE_CHECKS", "") not in ("", "0"):
     macros.append(("MS_INLINE_CHECKS", "0"))    # benchmark variant: no RCU lockdep, lock order, write-after-free images
 

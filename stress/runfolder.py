@@ -308,7 +308,7 @@ def threads_by_role(stats: dict) -> dict:
     return out
 
 
-def summary_for(result, extra: dict | None = None) -> dict:
+def summary_for(result, extra: dict | None = None, confidence: float = 0.95) -> dict:
     """summary.json for a stress.Result: verdict, counts, ops/s, seed, versions."""
     first = None
     if result.violations:
@@ -349,6 +349,11 @@ def summary_for(result, extra: dict | None = None) -> dict:
         "versions": versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    from .coverage import coverage, rate_verdict
+    if stats.get("windows"):
+        summary["coverage"] = coverage(stats["windows"])
+    if result.verdict == "clean":
+        summary["rate_bound"] = rate_verdict(result.duration_s, confidence)
     if extra:
         summary.update(extra)
     return summary

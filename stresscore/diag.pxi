@@ -116,6 +116,8 @@ cdef struct ms_thread:
     int nr_pool
     int role                         # ROLE_* (engine)
     int in_use
+    long win_opened[16]              # DP_*: race windows this thread entered (read racily by stats)
+    long win_raced[32]               # WIN_*: conflicting steps this thread ran inside another's window
     char _pad[64]
 
 cdef ms_thread *ms_threads = NULL    # MS_MAX_CPUS slots, 64-byte aligned
@@ -330,8 +332,107 @@ cdef void _ms_delay(int point) noexcept nogil:
         ts.tv_nsec = ns
         nanosleep(&ts, NULL)
 
+# ---------------------------------------------------------------------------
+# Race windows (docs/DESIGN.md, "Race windows and the verdict").  A window
+# is a delay point with its condition true (the step that opens it) paired
+# with a conflicting step that can run inside it.  "Opened": a thread
+# reached the point with the condition true (per-thread win_opened[DP_*]).
+# "Raced": the conflicting step ran while some thread was inside the point
+# (per-thread win_raced[WIN_*]).  The only shared word is dp_inside, one
+# cache line per point, written on entry and exit; every point that writes
+# it is on a slow path or opens only under a rare condition (ms_delay_if).
+cdef enum:
+    WIN_ENTRY_VS_GROW = 0        # get_cache_entry x memcg_update_cache_params publishing a new array
+    WIN_ENTRY_VS_OFFLINE         # get_cache_entry x memcg_offline_kmem of the memcg being read
+    WIN_CHARGE_VS_REPARENT       # charge_memcg x memcg_deactivate_kmem_caches swapping cache->memcg
+    WIN_UNCHARGE_VS_REPARENT     # uncharge_memcg x memcg_deactivate_kmem_caches swapping cache->memcg
+    WIN_PUT_VS_SHUTDOWN          # page_free_put x kmemcg_cache_shutdown (the cache's release)
+    WIN_DEACT_VS_ROOT_DESTROY    # deactivate_dying x kmem_cache_destroy setting root->dying
+    WIN_ROOT_DESTROY_VS_DEACT    # destroy_dying x kmemcg_cache_deactivate (root destroy during offline)
+    WIN_CREATE_VS_OFFLINE        # create_publish x memcg_offline_kmem
+    WIN_GROW_VS_OFFLINE          # array_grow x memcg_offline_kmem (id-space growth during offline)
+    WIN_KILL_VS_PAGE_FREE        # cache_kill x __free_slab's cache put
+    WIN_OFFLINE_VS_CHARGE        # offline_kmem x memcg_charge_slab
+    WIN_FLUSH_VS_UNCHARGE        # flush_stats x memcg_uncharge_slab's stat update
+    WIN_SYSFS_VS_SHUTDOWN        # sysfs_show x kmemcg_cache_shutdown
+    WIN_SWAP_VS_PAGE_FREE        # reparent_swap x __free_slab's uncharge
+    WIN_NR
+
+# one row per window: name, the delay point that opens it, the conflicting step
+WINDOWS = [
+    ("entry-vs-grow", DP_GET_CACHE_ENTRY, "memcg_update_cache_params",
+     "between reading entries[id] and percpu_ref_tryget x memcg_update_cache_params publishing the new array (old one freed after a grace period)"),
+    ("entry-vs-offline", DP_GET_CACHE_ENTRY, "memcg_offline_kmem",
+     "between reading entries[id] and percpu_ref_tryget x memcg_offline_kmem deactivating the memcg's caches"),
+    ("charge-vs-reparent", DP_CHARGE_MEMCG, "memcg_deactivate_kmem_caches",
+     "memcg_charge_slab between reading cache->memcg and css_tryget x memcg_deactivate_kmem_caches swapping cache->memcg"),
+    ("uncharge-vs-reparent", DP_UNCHARGE_MEMCG, "memcg_deactivate_kmem_caches",
+     "memcg_uncharge_slab between reading cache->memcg and the uncharge x memcg_deactivate_kmem_caches swapping cache->memcg"),
+    ("page-put-vs-shutdown", DP_PAGE_FREE_PUT, "kmemcg_cache_shutdown",
+     "__free_slab between the uncharge and percpu_ref_put x kmemcg_cache_shutdown (the killed cache's release)"),
+    ("deactivate-vs-root-destroy", DP_DEACTIVATE_DYING, "kmem_cache_destroy",
+     "kmemcg_cache_deactivate between the root->dying test and call_rcu x kmem_cache_destroy setting root->dying"),
+    ("root-destroy-vs-deactivate", DP_DESTROY_DYING, "kmemcg_cache_deactivate",
+     "kmem_cache_destroy between the last reference and root->dying x an offline's kmemcg_cache_deactivate"),
+    ("create-vs-offline", DP_CREATE_PUBLISH, "memcg_offline_kmem",
+     "memcg_create_kmem_cache before publishing entries[id] x memcg_offline_kmem of that memcg"),
+    ("grow-vs-offline", DP_ARRAY_GROW, "memcg_offline_kmem",
+     "memcg_update_cache_params before publishing the new array (id-space growth) x memcg_offline_kmem"),
+    ("kill-vs-page-free", DP_CACHE_KILL, "__free_slab",
+     "kmemcg_cache_deactivate_after_rcu before percpu_ref_kill x __free_slab putting the cache"),
+    ("offline-vs-charge", DP_OFFLINE_KMEM, "memcg_charge_slab",
+     "memcg_offline_kmem between deactivation and the id change x memcg_charge_slab"),
+    ("flush-vs-uncharge", DP_FLUSH_STATS, "memcg_uncharge_slab",
+     "memcg_flush_percpu_vmstats between summing and adding x memcg_uncharge_slab's stat update"),
+    ("sysfs-vs-shutdown", DP_SYSFS_SHOW, "kmemcg_cache_shutdown",
+     "a sysfs reader between finding a killed cache and using it x kmemcg_cache_shutdown"),
+    ("swap-vs-page-free", DP_REPARENT_SWAP, "memcg_uncharge_slab",
+     "memcg_deactivate_kmem_caches between the pointer swap and css_put x memcg_uncharge_slab of that cache"),
+]
+
+cdef int win_point[32]                 # WIN_* -> DP_* (set by win_init, read-only after)
+cdef long dp_inside[16 * 8]            # atomic: threads inside point p at [p * 8] (one line per point)
+
+cdef void win_init() noexcept nogil:
+    win_point[WIN_ENTRY_VS_GROW] = DP_GET_CACHE_ENTRY
+    win_point[WIN_ENTRY_VS_OFFLINE] = DP_GET_CACHE_ENTRY
+    win_point[WIN_CHARGE_VS_REPARENT] = DP_CHARGE_MEMCG
+    win_point[WIN_UNCHARGE_VS_REPARENT] = DP_UNCHARGE_MEMCG
+    win_point[WIN_PUT_VS_SHUTDOWN] = DP_PAGE_FREE_PUT
+    win_point[WIN_DEACT_VS_ROOT_DESTROY] = DP_DEACTIVATE_DYING
+    win_point[WIN_ROOT_DESTROY_VS_DEACT] = DP_DESTROY_DYING
+    win_point[WIN_CREATE_VS_OFFLINE] = DP_CREATE_PUBLISH
+    win_point[WIN_GROW_VS_OFFLINE] = DP_ARRAY_GROW
+    win_point[WIN_KILL_VS_PAGE_FREE] = DP_CACHE_KILL
+    win_point[WIN_OFFLINE_VS_CHARGE] = DP_OFFLINE_KMEM
+    win_point[WIN_FLUSH_VS_UNCHARGE] = DP_FLUSH_STATS
+    win_point[WIN_SYSFS_VS_SHUTDOWN] = DP_SYSFS_SHOW
+    win_point[WIN_SWAP_VS_PAGE_FREE] = DP_REPARENT_SWAP
+
+cdef inline void win_conflict(int w) noexcept nogil:
+    """The conflicting step of window w runs now: count a race if some
+    thread is inside the window's point.  A relaxed load of a line that is
+    written only while the window is open."""
+    if MS_WINDOWS_ON and ms_cpu >= 0:
+        if READ_ONCE_L(&dp_inside[win_point[w] * 8]) > 0:
+            ms_threads[ms_cpu].win_raced[w] += 1
+
+cdef inline void _ms_window(int point) noexcept nogil:
+    # The window is open: count it, mark this thread inside for as long as
+    # the point holds it (the delay, if one is drawn), so that a conflicting
+    # step that runs meanwhile counts a race.  Relaxed RMWs: a counter, not
+    # a synchronisation; a race missed by a stale load is only not counted.
+    ms_threads[ms_cpu].win_opened[point] += 1
+    atomic_add_L(&dp_inside[point * 8], 1)
+    if dp_threshold[point] != 0:
+        _ms_delay(point)
+    atomic_add_L(&dp_inside[point * 8], -1)
+
 cdef inline void ms_delay(int point) noexcept nogil:
-    if dp_threshold[point] != 0 and ms_cpu >= 0:
+    if MS_WINDOWS_ON:
+        if ms_cpu >= 0:
+            _ms_window(point)
+    elif dp_threshold[point] != 0 and ms_cpu >= 0:
         _ms_delay(point)
 
 cdef inline void ms_delay_if(int point, bint window_open) noexcept nogil:
@@ -339,7 +440,10 @@ cdef inline void ms_delay_if(int point, bint window_open) noexcept nogil:
     on the structure this path is reading (a growing array, a dying memcg,
     a deactivated cache).  Like KCSAN's watchpoints, this spends the delays
     where a race can happen, so they can be long without slowing the rest."""
-    if dp_threshold[point] != 0 and ms_cpu >= 0 and window_open:
+    if MS_WINDOWS_ON:
+        if ms_cpu >= 0 and window_open:
+            _ms_window(point)
+    elif dp_threshold[point] != 0 and ms_cpu >= 0 and window_open:
         _ms_delay(point)
 
 # ---------------------------------------------------------------------------

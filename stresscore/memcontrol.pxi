@@ -371,6 +371,9 @@ cdef void memcg_offline_kmem(mem_cgroup *memcg) noexcept nogil:
     memcg.kmem_state = KMEM_ALLOCATED
     parent = memcg.parent
     fr_record(EV_OFFLINE_KMEM, memcg.id, parent.id)
+    win_conflict(WIN_ENTRY_VS_OFFLINE)
+    win_conflict(WIN_CREATE_VS_OFFLINE)
+    win_conflict(WIN_GROW_VS_OFFLINE)
     memcg_deactivate_kmem_caches(memcg, parent)
     ms_delay(DP_OFFLINE_KMEM)
     kmemcg_id = memcg.kmemcg_id

@@ -222,6 +222,7 @@ cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexc
         count_event(CNT_RCU_READ)
         memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
         rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_charge_slab")
+        win_conflict(WIN_OFFLINE_VS_CHARGE)
         ms_delay_if(DP_CHARGE_MEMCG, memcg != NULL and
                     (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or READ_ONCE_I(&s.deactivated)))
         if not memcg_ok(memcg, 7):
@@ -296,6 +297,7 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
     memcg = <mem_cgroup *>READ_ONCE_P(<void **>&s.memcg)
     if model_mode == MODE_REPARENT:     # legacy: the cache pins its memcg, the pointer never changes
         rcu_dereference_check_held(slab_mutex_held(), "slab_mutex", "cache->memcg_params.memcg in memcg_uncharge_slab")
+    win_conflict(WIN_SWAP_VS_PAGE_FREE)
     ms_delay_if(DP_UNCHARGE_MEMCG, memcg != NULL and
                 (READ_ONCE_I(&memcg.state) != MEMCG_ONLINE or percpu_ref_is_dying(&s.refcnt)))
     # The page's references pin the cache until the put below.
@@ -315,6 +317,7 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         count_event(CNT_UNCHARGE_ROOT)
         fr_record(EV_PAGE_FREE, s.id, memcg.id)
     elif memcg_ok(memcg, 9):
+        win_conflict(WIN_FLUSH_VS_UNCHARGE)
         mod_memcg_state(memcg, stat_idx(s), -nr)      # mod_lruvec_state: memcg part
         page_counter_uncharge(memcg, nr)              # memcg_kmem_uncharge_memcg
         memcg_ok(memcg, 10)        # still alive after the update?
@@ -323,5 +326,6 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order) noexcept nogil:
         rcu_read_unlock()
     mod_node_state(stat_idx(s), -nr)
     ms_delay_if(DP_PAGE_FREE_PUT, percpu_ref_is_dying(&s.refcnt))
+    win_conflict(WIN_KILL_VS_PAGE_FREE)
     if not MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):     # mutant cache-put-before-uncharge: put above
         percpu_ref_put_many(&s.refcnt, nr)

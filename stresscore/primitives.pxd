@@ -276,6 +276,9 @@ cdef extern from *:
     #ifndef MS_COUNTERS
     #define MS_COUNTERS 1   /* build with -DMS_COUNTERS=0 to measure what the counters cost */
     #endif
+    #ifndef MS_WINDOWS
+    #define MS_WINDOWS 1    /* build with -DMS_WINDOWS=0 to measure what the race-window counters cost */
+    #endif
     #ifndef MS_INLINE_CHECKS
     #define MS_INLINE_CHECKS 1  /* build with -DMS_INLINE_CHECKS=0 to measure what the inline checks cost */
     #endif
@@ -286,6 +289,7 @@ cdef extern from *:
     #endif
     """
     const bint MS_COUNTERS_ON "MS_COUNTERS"                  # per-thread counters beyond alloc/free
+    const bint MS_WINDOWS_ON "MS_WINDOWS"                    # race-window coverage counters (diag.pxi)
     const bint MS_INLINE_CHECKS_ON "MS_INLINE_CHECKS"        # RCU lockdep, lock order, write-after-free images
     int MS_DEBUG_BUILD                                       # MEMCG_STRESS_DEBUG=1: lockdep asserts abort
 

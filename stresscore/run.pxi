@@ -28,7 +28,11 @@ cdef void reset_diagnostics() noexcept nogil:
         ms_threads[i].digest_left = DIGEST_OPS
         ms_threads[i].delay_start_ns = 0
         ms_threads[i].delay_spent_ns = 0
+        memset(ms_threads[i].win_opened, 0, sizeof(ms_threads[i].win_opened))
+        memset(ms_threads[i].win_raced, 0, sizeof(ms_threads[i].win_raced))
     memset(dp_taken, 0, sizeof(dp_taken))
+    memset(dp_inside, 0, sizeof(dp_inside))
+    win_init()
     cp_count = 0
     cp_max_ns = 0
     cp_total_ns = 0
@@ -251,6 +255,31 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
 
 DELAY_POINTS = list(DP_NAMES)
 DELAY_POINT_WHERE = dict(zip(DP_NAMES, DP_WHERE))
+
+# `memcg-stress list windows` (stress/cli/listing.py reads this name)
+RACE_WINDOWS = [{"name": name, "opened at": DP_NAMES[dp], "conflicting step": fn, "window": where}
+                for name, dp, fn, where in WINDOWS]
+
+def window_table():
+    """The race windows: (name, delay point, conflicting function, where)."""
+    return [(name, DP_NAMES[dp], fn, where) for name, dp, fn, where in WINDOWS]
+
+def window_counts():
+    """Per window {"opened", "raced"}, summed over the threads' slots (read
+    racily during a run); empty in a build without the counters."""
+    cdef int c, w
+    cdef long opened, raced
+    if not MS_WINDOWS_ON:
+        return {}
+    out = {}
+    for w in range(WIN_NR):
+        opened = 0
+        raced = 0
+        for c in range(MS_MAX_CPUS):
+            opened += ms_threads[c].win_opened[win_point[w]]
+            raced += ms_threads[c].win_raced[w]
+        out[WINDOWS[w][0]] = {"opened": opened, "raced": raced}
+    return out
 EVENT_NAMES = list(EV_NAMES)
 INVARIANTS = list(V_NAMES)
 COUNTER_NAMES = list(CNT_NAMES)
@@ -564,5 +593,6 @@ def live_stats():
         "checkpoint_max_ns": cp_max_ns,
         "violations": READ_ONCE_L(&nr_violations),
         "delays_taken": {DP_NAMES[i]: dp_taken[i] for i in range(DP_NR)},
+        "windows": window_counts(),
         "lockdep_violations": READ_ONCE_L(&lockdep_violations),
     }

@@ -67,6 +67,7 @@ cdef int memcg_update_cache_params(kmem_cache *s, int new_size) noexcept nogil:
     for i in range(old.size):
         new.entries[i] = old.entries[i]
     ms_delay(DP_ARRAY_GROW)
+    win_conflict(WIN_ENTRY_VS_GROW)
     # rcu_assign_pointer: the entries above are visible before the array is;
     # pairs with the acquire in memcg_kmem_get_cache.
     smp_store_release_P(<void **>&s.memcg_caches, new)
@@ -145,6 +146,8 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
         # (rcu_dereference_protected(..., lockdep_is_held(&slab_mutex))).
         lockdep_assert_held_mutex(&slab_mutex)
         WRITE_ONCE_P(<void **>&s.memcg, parent)     # readers: READ_ONCE under RCU
+        win_conflict(WIN_CHARGE_VS_REPARENT)
+        win_conflict(WIN_UNCHARGE_VS_REPARENT)
         ms_delay(DP_REPARENT_SWAP)
         if not MUTANT(M_NO_CHILD_CSS_PUT):      # mutant no-child-css-put: the child keeps the reference
             css_put(memcg)
@@ -166,6 +169,7 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
 cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
     """Called with slab_mutex held."""
     cdef kmem_cache *root = s.root
+    win_conflict(WIN_ROOT_DESTROY_VS_DEACT)
     if READ_ONCE_I(&root.dying):
         return
     s.deactivated = 1
@@ -252,6 +256,8 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
     """percpu_ref release of a child cache: queue its shutdown unless the
     root is dying (kmem_cache_destroy then shuts it down itself)."""
     cdef kmem_cache *s = <kmem_cache *>ref.owner
+    win_conflict(WIN_PUT_VS_SHUTDOWN)
+    win_conflict(WIN_SYSFS_VS_SHUTDOWN)
     spin_lock(&memcg_kmem_wq_lock)
     if not s.root.dying:
         queue_work(WQ_KMEM_CACHE, &s.shutdown_work)
@@ -595,6 +601,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     # between here and the dying store below: memcg_kmem_wq_lock must.
     ms_delay(DP_DESTROY_DYING)
     atomic_add_L(&gstats[G_ROOT_DESTROYED], 1)
+    win_conflict(WIN_DEACT_VS_ROOT_DESTROY)
     memcg_set_kmem_cache_dying(s)
     flush_memcg_workqueue(s)
     ms_mutex_lock(&slab_mutex)

@@ -38,6 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--duration", "-d", metavar="D",
                    help="running time: 30s, 5m, 2h, 1.5 (seconds); 0 runs until interrupted (default 30s)")
+    g.add_argument("--rule-out", dest="rule_out", metavar="RATE",
+                   help="run as long as it takes for a clean run to rule out RATE failures per hour "
+                        "at --confidence: -ln(1 - c) / RATE hours (default: --duration)")
+    g.add_argument("--confidence", metavar="C",
+                   help="confidence of the verdict's failure-rate bound, between 0 and 1 (default 0.95)")
     g.add_argument("--workers", "-w", metavar="N",
                    help=f"worker threads, 0 to {MAX_WORKERS}; 0: one per core (default 0)")
     g.add_argument("--mode", metavar="MODE", help=f"{' | '.join(MODES)} (default reparent)")
@@ -134,6 +139,7 @@ class SoakOptions:
     preset: str | None
     report: bool = True               # write the performance-counters report at the end
     json: str | None = None           # --json PATH ("-": standard output)
+    confidence: float = 0.95          # --confidence: of the clean verdict's rate bound
 
 
 
@@ -142,9 +148,22 @@ def resolve(args) -> SoakOptions:
     check_output_file(getattr(args, "json", None))
     file_name = args.config
     file_data = load_file(file_name) if file_name else {}
+    from ..coverage import DEFAULT_CONFIDENCE, check_confidence, check_rate, duration_to_rule_out
+    conf = getattr(args, "confidence", None)
+    confidence = DEFAULT_CONFIDENCE if conf is None else check_confidence(conf)
+    rule_out = getattr(args, "rule_out", None)
+    if rule_out is not None:
+        rate = check_rate(rule_out)
+        if getattr(args, "duration", None) is not None:
+            raise ConfigError("rule-out: sets the duration; give --rule-out or --duration, not both")
     layers = resolve_layers(args, file_data, file_name)
-    return SoakOptions(config=layers.config, out=layers.out, quiet=layers.quiet, preset=layers.preset,
-                       report=getattr(args, "report", True) is not False, json=getattr(args, "json", None))
+    config = layers.config
+    if rule_out is not None:
+        config = dataclasses.replace(config, duration=duration_to_rule_out(rate, confidence))
+        config.validate()
+    return SoakOptions(config=config, out=layers.out, quiet=layers.quiet, preset=layers.preset,
+                       report=getattr(args, "report", True) is not False, json=getattr(args, "json", None),
+                       confidence=confidence)
 
 
 def describe(c: Config) -> str:
@@ -234,7 +253,8 @@ def _soak(opts: SoakOptions, console=None) -> tuple[int, dict]:
         if sigs.interrupted:
             folder.event({"type": "signal", "signals": sigs.received, "t": round(result.duration_s, 4)})
         summary = summary_for(result, {"interrupted": sigs.interrupted, "signals": sigs.received,
-                                       "run_folder": str(folder.path), "preset": opts.preset})
+                                       "run_folder": str(folder.path), "preset": opts.preset},
+                              confidence=opts.confidence)
         folder.event({"type": "end", "t": round(result.duration_s + result.drain_s, 4),
                       "verdict": result.verdict, "ops": result.ops,
                       "violations": total_violations(result)})
@@ -254,11 +274,13 @@ def _soak(opts: SoakOptions, console=None) -> tuple[int, dict]:
         code = EXIT_INTERRUPTED
     else:
         code = EXIT_CLEAN
-    print_result(result, folder.path, opts.quiet, sigs.received, display.console)
+    print_result(result, folder.path, opts.quiet, sigs.received, display.console, summary)
     return code, summary
 
 
-def print_result(result, path: Path, quiet: bool, signals_received: list[str], console) -> None:
+def print_result(result, path: Path, quiet: bool, signals_received: list[str], console,
+                 summary: dict | None = None) -> None:
+    from ..coverage import coverage_text
     verdict = result.verdict
     if signals_received and verdict == "violation":
         verdict = "violation (interrupted)"
@@ -267,6 +289,10 @@ def print_result(result, path: Path, quiet: bool, signals_received: list[str], c
         print(f"memcg-stress soak: {verdict}: seed {result.seed}, {result.ops:,} ops in {result.duration_s:.1f}s "
               f"({human(result.ops_per_s)} ops/s), violations {total_violations(result):,} ({by_inv}), "
               f"folder {path}", flush=True)
+        if summary and summary.get("coverage"):
+            print(f"memcg-stress soak: {coverage_text(summary['coverage'])}", flush=True)
+        if summary and summary.get("rate_bound"):
+            print(f"memcg-stress soak: {summary['rate_bound']['text']}", flush=True)
     else:
         from rich.markup import escape
         st = result.stats or {}
@@ -284,6 +310,10 @@ def print_result(result, path: Path, quiet: bool, signals_received: list[str], c
         table.add_row("memcgs created / freed", f"{g.get('memcgs_created', 0):,} / {g.get('memcgs_freed', 0):,}")
         table.add_row("caches reparented", f"{g.get('reparented', 0):,}")
         table.add_row("violations", f"{total_violations(result):,} ({by_inv})")
+        if summary and summary.get("coverage"):
+            table.add_row("race windows", escape(coverage_text(summary["coverage"])))
+        if summary and summary.get("rate_bound"):
+            table.add_row("rules out", escape(summary["rate_bound"]["text"]))
         if result.violations:
             v = result.violations[0]
             table.add_row("first violation", escape(one_line(f"[{v.get('invariant')}] {v.get('message', '')}")[:300]))

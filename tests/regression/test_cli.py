@@ -209,6 +209,10 @@ BAD = [
     ("json-folder", ["--json", "."], ["json", "is a folder"]),
     ("json-under-file", ["--json", _regular_file_parent], ["json", "cannot write"]),
     ("json-no-folder", ["--json", "no/such/folder.json"], ["json", "no folder"]),
+    ("rule-out-zero", ["--rule-out", "0"], ["rule-out", "positive"]),
+    ("rule-out-text", ["--rule-out", "often"], ["rule-out", "per hour"]),
+    ("confidence-one", ["--confidence", "1"], ["confidence", "between 0 and 1"]),
+    ("rule-out-and-duration", ["--rule-out", "5"], ["rule-out", "not both"]),
 ]
 
 

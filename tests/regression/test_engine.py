@@ -334,3 +334,20 @@ def test_sysfs_remove_at_deactivation_leaks_a_kobject_reference():
     r = run(Config(duration=2.0, workers=2, seed=1, sysfs_deactivate_remove=True, stat_interval=0))
     leaks = [v["message"] for v in r.violations if v["invariant"] == "leak"]
     assert leaks and "child caches" in leaks[0], r.violations[:2]
+
+
+def test_race_windows_are_counted_with_delays_on_or_off():
+    names = [w["name"] for w in _core.RACE_WINDOWS]
+    for delays in (True, False):
+        r = run(Config(duration=1.0, workers=2, seed=3, delay_injection=delays, stat_interval=0))
+        assert r.clean
+        win = r.stats["windows"]
+        assert list(win) == names
+        # reparent_swap is reached once per reparented cache: its window opens that often
+        assert win["swap-vs-page-free"]["opened"] == r.stats["global"]["reparented"] > 0
+        # the windows of one point open together
+        assert win["entry-vs-grow"]["opened"] == win["entry-vs-offline"]["opened"]
+        if delays:
+            # a race is counted while a thread is held at the point, so
+            # mostly while it is delayed
+            assert sum(w["raced"] > 0 for w in win.values()) >= 3
