@@ -92,6 +92,12 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }
+    win = stats.get("windows")
+    if win:
+        # race-window coverage over time (the report's plot, the stat line)
+        s["windows_raced"] = sum(1 for w in win.values() if w["raced"])
+        s["windows_opened"] = sum(1 for w in win.values() if w["opened"])
+        s["windows_total"] = len(win)
     if proc is not None:
         try:
             with proc.oneshot():

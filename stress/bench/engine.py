@@ -268,7 +268,7 @@ def _build(src: str, no_counters: bool,
     folder or None)."""
     env = dict(os.environ)
     env.pop("MEMCG_STRESS_DEBUG", None)
-    for var in ("MEMCG_STRESS_NO_COUNTERS", "MEMCG_STRESS_NO_INLINE_CHECKS"):
+    for var in ("MEMCG_STRESS_NO_COUNTERS", "MEMCG_STRESS_NO_INLINE_CHECKS", "MEMCG_STRESS_NO_WINDOWS"):
         env.pop(var, None)
     if no_counters:
         env[switch] = "1"
@@ -376,6 +376,12 @@ def inline_checks_overhead(quick: bool, repeats: int = REPEATS) -> dict:
     return _overhead(quick, repeats, "MEMCG_STRESS_NO_INLINE_CHECKS", "inline_checks", "inline-checks", 4000)
 
 
+def windows_overhead(quick: bool, repeats: int = REPEATS) -> dict:
+    """The same side by side for the race-window coverage counters: a
+    build with MEMCG_STRESS_NO_WINDOWS=1 against the default one."""
+    return _overhead(quick, repeats, "MEMCG_STRESS_NO_WINDOWS", "windows", "windows", 6000)
+
+
 def base_tree_error(tree: str) -> str | None:
     """Why ``tree`` cannot serve as --base (None when it can): it must be a
     checkout with its native core built in place."""
@@ -461,3 +467,9 @@ def mutant_detect(quick: bool) -> dict:
 
 benchmark("mutant_detect")(mutant_detect)
 
+
+@benchmark("windows_overhead")
+def _windows_overhead(quick: bool) -> dict:
+    if quick and "windows_overhead" not in (registry.ONLY or ()):
+        raise BenchSkipped("full mode only (or --only windows_overhead): it builds the core twice")
+    return windows_overhead(quick)

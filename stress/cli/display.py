@@ -45,7 +45,8 @@ def stat_line(ev: dict, rate: float, width: int = STAT_WIDTH) -> str:
         tail = [f"viol {num(g('violations'))}"]
         if "rss" in ev:
             tail.append(f"rss {ev['rss'] / 2**20:,.0f}MiB" if not short else f"rss {ev['rss'] / 2**30:,.1f}GiB")
-        extra = [f"ckpts {num(g('checkpoints'))}", f"gps {num(g('grace_periods'))}",
+        extra = ([f"win {g('windows_raced')}/{g('windows_total')}"] if "windows_total" in ev else []) + \
+            [f"ckpts {num(g('checkpoints'))}", f"gps {num(g('grace_periods'))}",
                  f"caches {g('child_caches'):,}"]
         if "slab_pages" in ev:
             extra.append(f"pages {num(g('slab_pages'))}")

@@ -328,6 +328,7 @@ class StressRunner:
             "first_violation_s": result.first_violation_s,
             "folder": folder, "host": socket.gethostname(),
             "replay": self._replay_line(folder) if folder else None,
+            "windows": {n: w["raced"] for n, w in ((result.stats or {}).get("windows") or {}).items()},
         }
 
     # -- how to reproduce --------------------------------------------------
@@ -473,6 +474,7 @@ class HuntSummary:
     running_s: float = 0.0
     by_invariant: dict = field(default_factory=dict)
     failed: list = field(default_factory=list)        # run records that were not clean
+    windows: dict = field(default_factory=dict)       # race window -> races counted over all runs
 
     def add(self, run: dict) -> None:
         self.runs += 1
@@ -481,6 +483,8 @@ class HuntSummary:
         self.running_s += run["duration_s"]
         for k, n in run["violations_by_invariant"].items():
             self.by_invariant[k] = self.by_invariant.get(k, 0) + n
+        for k, n in (run.get("windows") or {}).items():
+            self.windows[k] = self.windows.get(k, 0) + n
         if run["verdict"] != "clean":
             self.failed.append(run)
 
@@ -515,7 +519,13 @@ def write_summary(terminalreporter, summary: HuntSummary, here: str) -> None:
         by = ", ".join(f"{k} {n}" for k, n in sorted(summary.by_invariant.items(), key=lambda kv: -kv[1]))
         tr.write_line(f"violations by invariant: {by}", red=True)
     else:
-        tr.write_line("violations: none", green=True)
+        from ..coverage import rate_verdict
+        # every worker's running time together: the runs are independent trials
+        tr.write_line(f"violations: none; {rate_verdict(summary.running_s)['text']} (all runs' time)", green=True)
+    if summary.windows:
+        never = sorted(k for k, n in summary.windows.items() if not n)
+        tr.write_line(f"race windows raced: {len(summary.windows) - len(never)}/{len(summary.windows)}"
+                      + (f"; never raced: {', '.join(never)}" if never else ""))
     if not summary.failed:
         return
     failed_seeds = sorted({r["seed"] for r in summary.failed})

@@ -285,6 +285,7 @@ def analyze(run: dict) -> dict:
                           **gp_summary(stats.get("gp_histogram_us_log2"))},
         "checkpoints": checkpoint_summary(stats),
         "delays_taken": stats.get("delays_taken") or NOT_RECORDED,
+        "windows": stats.get("windows") or NOT_RECORDED,
         "process": process,
         "perf": perf_out,
         "timeline": {
@@ -298,6 +299,7 @@ def analyze(run: dict) -> dict:
             "root_memory": _series(samples, "root_memory"),
             "grace_periods": _series(samples, "grace_periods"),
             "checkpoints": _series(samples, "checkpoints"),
+            "windows_raced": _series(samples, "windows_raced"),
             "rss": _series(samples, "rss"),
             "cpu_s": _series(samples, "cpu_s"),
             "ctx_switches": _series(samples, "ctx_switches"),

@@ -97,6 +97,44 @@ def plot_stock(rep: dict, path: Path) -> None:
                         "Charge stock over time", "charge stock")
 
 
+def plot_windows(rep: dict, path: Path) -> None:
+    """Race-window coverage: windows raced against time, and per window
+    how often it was opened and raced (log scale)."""
+    fig = _new_figure(10.0, 4.5)
+    ax_t, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+    tl = rep["timeline"]
+    ys = tl.get("windows_raced") or []
+    pts = [(t, y) for t, y in zip(tl["t"], ys) if isinstance(y, (int, float))]
+    win = rep.get("windows")
+    if pts:
+        ax_t.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="tab:purple")
+        ax_t.set_xlabel("time (s)")
+        ax_t.set_ylabel("windows raced")
+        ax_t.set_ylim(0, (len(win) if isinstance(win, dict) else max(p[1] for p in pts)) + 0.5)
+        ax_t.grid(alpha=0.3)
+    else:
+        _no_data(ax_t, "coverage over time")
+    ax_t.set_title("Windows raced over time", fontsize=10)
+    if isinstance(win, dict) and win:
+        names = list(win)
+        idx = list(range(len(names)))
+        ax_b.barh([i + 0.2 for i in idx], [max(win[n].get("opened", 0), 0.5) for n in names], height=0.4,
+                  color="tab:gray", label="opened")
+        ax_b.barh([i - 0.2 for i in idx], [max(win[n].get("raced", 0), 0.5) for n in names], height=0.4,
+                  color="tab:red", label="raced")
+        ax_b.set_yticks(idx)
+        ax_b.set_yticklabels(names, fontsize=7)
+        ax_b.set_xscale("log")
+        ax_b.set_xlabel("count (log; 0 drawn at 0.5)")
+        ax_b.legend(fontsize=8, loc="lower right")
+        ax_b.grid(alpha=0.3, axis="x")
+    else:
+        _no_data(ax_b, "race windows")
+    ax_b.set_title("Per window\n" + _title(rep), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def _us_label(us: int) -> str:
     if us >= 1_000_000:
         return f"{us // 1_000_000}s"

@@ -246,6 +246,11 @@ def render_markdown(rep: dict) -> str:
     if isinstance(rep["delays_taken"], dict):
         parts += ["## Delays taken per injection point", "",
                   _md_table(["point", "delays"], [[k, _fmt(v)] for k, v in rep["delays_taken"].items()]), ""]
+    if isinstance(rep.get("windows"), dict):
+        from ..coverage import coverage, coverage_text
+        parts += ["## Race windows", "", coverage_text(coverage(rep["windows"])), "",
+                  _md_table(["window", "opened", "raced"],
+                            [[k, _fmt(w.get("opened")), _fmt(w.get("raced"))] for k, w in rep["windows"].items()]), ""]
     plots = rep.get("plots") or {}
     if plots:
         parts += ["## Plots", ""]

@@ -9,7 +9,7 @@ from pathlib import Path
 from .analysis import _num, analyze
 from .load import load_run
 from .plots import (plot_checkpoint_pauses, plot_compare_dying, plot_dying, plot_gp_histogram, plot_stock,
-                    plot_throughput)
+                    plot_throughput, plot_windows)
 from .render import _fmt, _md_table, render_markdown, render_terminal
 
 PLOTS = {
@@ -18,6 +18,7 @@ PLOTS = {
     "gp_histogram": "gp_histogram.png",
     "checkpoint_pauses": "checkpoint_pauses.png",
     "stock": "memcg_stock.png",
+    "windows": "race_windows.png",
 }
 COMPARE_PLOT = "compare_dying_memcgs.png"
 
@@ -76,6 +77,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                     plot_gp_histogram(rep, path)
                 elif name == "stock":
                     plot_stock(rep, path)
+                elif name == "windows":
+                    plot_windows(rep, path)
                 else:
                     plot_checkpoint_pauses(rep, path, run["stats"].get("checkpoint_pause_ns"))
             except Exception as e:      # a plot must not lose the rest of the report

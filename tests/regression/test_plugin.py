@@ -67,8 +67,14 @@ def test_clean_hunt_passes(pytester):
         "*test_seed?seed-0? PASSED*", "*test_seed?seed-1? PASSED*",
         "*= memcg-stress race hunting =*",
         "seeds run: 2 (0..1) in 2 runs; total ops: *",
-        "violations: none",
+        "violations: none; no violation in *s; rate below * per hour at 95 % confidence (all runs' time)",
+        "race windows raced: */14*",
     ])
+    # the bound is over both runs' time: -ln(0.05) / T hours
+    m = re.search(r"no violation in ([0-9.]+)s; rate below ([0-9.e+]+) per hour", result.stdout.str())
+    t = float(m.group(1))
+    assert 0.9 < t < 3.0
+    assert float(m.group(2)) == pytest.approx(2.995732 * 3600 / t, rel=0.02)
     assert not folders(pytester)                   # clean seeds leave no folder
     assert not list(pytester.path.glob("results/hunt-*"))
 
