@@ -23,6 +23,7 @@ ROOT = Path(stress.__file__).resolve().parents[1]
 LAYERS = [
     "stress",               # the package itself: the version and the lazy API
     "stress.config",        # Config, presets and every rule on them
+    "stress.coverage",      # race-window coverage and the clean verdict's Poisson bound
     "stress.words",         # violations and flight-recorder events in words
     "stress.runfolder",     # the only code that knows a run folder's files
     "stress.perfcounters",
