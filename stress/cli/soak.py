@@ -288,11 +288,10 @@ def print_result(result, path: Path, quiet: bool, signals_received: list[str], c
     if quiet:
         print(f"memcg-stress soak: {verdict}: seed {result.seed}, {result.ops:,} ops in {result.duration_s:.1f}s "
               f"({human(result.ops_per_s)} ops/s), violations {total_violations(result):,} ({by_inv}), "
-              f"folder {path}", flush=True)
-        if summary and summary.get("coverage"):
-            print(f"memcg-stress soak: {coverage_text(summary['coverage'])}", flush=True)
-        if summary and summary.get("rate_bound"):
-            print(f"memcg-stress soak: {summary['rate_bound']['text']}", flush=True)
+              f"folder {path}"
+              + (f"; {coverage_text(summary['coverage'])}" if summary and summary.get("coverage") else "")
+              + (f"; {summary['rate_bound']['text']}" if summary and summary.get("rate_bound") else ""),
+              flush=True)
     else:
         from rich.markup import escape
         st = result.stats or {}
