@@ -197,6 +197,11 @@ def test_report_of_the_soak_folder(run):
         assert (d / fn).is_file(), fn
     for fn in report.PLOTS.values():
         _check_png(d / fn)
+    # race-window coverage: the run's counts and the timeline of windows raced
+    assert rep["windows"] == r.stats["windows"]
+    assert rep["timeline"]["windows_raced"] == [s["windows_raced"] for s in r.samples]
+    md = (d / "report.md").read_text()
+    assert "## Race windows" in md and "race_windows.png" in md
 
 
 def test_report_of_a_killed_run(run, tmp_path):
