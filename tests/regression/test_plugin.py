@@ -74,7 +74,8 @@ def test_clean_hunt_passes(pytester):
     m = re.search(r"no violation in ([0-9.]+)s; rate below ([0-9.e+]+) per hour", result.stdout.str())
     t = float(m.group(1))
     assert 0.9 < t < 3.0
-    assert float(m.group(2)) == pytest.approx(2.995732 * 3600 / t, rel=0.02)
+    # T is printed to 0.1 s, so about 1 s of running carries up to 5 % rounding
+    assert float(m.group(2)) == pytest.approx(2.995732 * 3600 / t, rel=0.05 / t + 0.01)
     assert not folders(pytester)                   # clean seeds leave no folder
     assert not list(pytester.path.glob("results/hunt-*"))
 
