@@ -390,24 +390,10 @@ WINDOWS = [
      "memcg_deactivate_kmem_caches between the pointer swap and css_put x memcg_uncharge_slab of that cache"),
 ]
 
-cdef int win_point[32]                 # WIN_* -> DP_* (set by win_init, read-only after)
+cdef int win_point[32]                 # WIN_* -> DP_*: WINDOWS' second column (set at import, read-only after)
 cdef long dp_inside[16 * 8]            # atomic: threads inside point p at [p * 8] (one line per point)
-
-cdef void win_init() noexcept nogil:
-    win_point[WIN_ENTRY_VS_GROW] = DP_GET_CACHE_ENTRY
-    win_point[WIN_ENTRY_VS_OFFLINE] = DP_GET_CACHE_ENTRY
-    win_point[WIN_CHARGE_VS_REPARENT] = DP_CHARGE_MEMCG
-    win_point[WIN_UNCHARGE_VS_REPARENT] = DP_UNCHARGE_MEMCG
-    win_point[WIN_PUT_VS_SHUTDOWN] = DP_PAGE_FREE_PUT
-    win_point[WIN_DEACT_VS_ROOT_DESTROY] = DP_DEACTIVATE_DYING
-    win_point[WIN_ROOT_DESTROY_VS_DEACT] = DP_DESTROY_DYING
-    win_point[WIN_CREATE_VS_OFFLINE] = DP_CREATE_PUBLISH
-    win_point[WIN_GROW_VS_OFFLINE] = DP_ARRAY_GROW
-    win_point[WIN_KILL_VS_PAGE_FREE] = DP_CACHE_KILL
-    win_point[WIN_OFFLINE_VS_CHARGE] = DP_OFFLINE_KMEM
-    win_point[WIN_FLUSH_VS_UNCHARGE] = DP_FLUSH_STATS
-    win_point[WIN_SYSFS_VS_SHUTDOWN] = DP_SYSFS_SHOW
-    win_point[WIN_SWAP_VS_PAGE_FREE] = DP_REPARENT_SWAP
+for _w, _row in enumerate(WINDOWS):
+    win_point[_w] = _row[1]
 
 cdef inline void win_conflict(int w) noexcept nogil:
     """The conflicting step of window w runs now: count a race if some

@@ -32,7 +32,6 @@ cdef void reset_diagnostics() noexcept nogil:
         memset(ms_threads[i].win_raced, 0, sizeof(ms_threads[i].win_raced))
     memset(dp_taken, 0, sizeof(dp_taken))
     memset(dp_inside, 0, sizeof(dp_inside))
-    win_init()
     cp_count = 0
     cp_max_ns = 0
     cp_total_ns = 0
@@ -259,10 +258,6 @@ DELAY_POINT_WHERE = dict(zip(DP_NAMES, DP_WHERE))
 # `memcg-stress list windows` (stress/cli/listing.py reads this name)
 RACE_WINDOWS = [{"name": name, "opened at": DP_NAMES[dp], "conflicting step": fn, "window": where}
                 for name, dp, fn, where in WINDOWS]
-
-def window_table():
-    """The race windows: (name, delay point, conflicting function, where)."""
-    return [(name, DP_NAMES[dp], fn, where) for name, dp, fn, where in WINDOWS]
 
 def window_counts():
     """Per window {"opened", "raced"}, summed over the threads' slots (read
