@@ -118,6 +118,7 @@ class Config:
     sysfs_interval_us: int = 100         # its pacing
     sysfs_deactivate_remove: bool = False  # 5.4's early sysfs_slab_remove() at deactivation (reproduces its kobject leak)
     sysfs_shrink_roots: bool = False     # it also writes shrink of the built-in root caches (5.4's kernfs/slab_mutex order: a lock-order report)
+    fix_root_drift: bool = False         # memcg_uncharge_slab takes its root branch by the page's charge, not the cache's memcg (README finding 8 fixed)
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True
@@ -168,7 +169,7 @@ class Config:
                 + bool(self.active_memcg_actor) + bool(self.cgroup_actor) + bool(self.sysfs_actor) > _core.MAX_CPUS:
             bad("workers", f"workers + kworkers + rcu-threads + the controller and actors must be at most "
                            f"{_core.MAX_CPUS} threads")
-        for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove") + ACTOR_SWITCHES:
+        for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove", "fix_root_drift") + ACTOR_SWITCHES:
             if not isinstance(getattr(self, name), bool):
                 bad(name.replace("_", "-"), f"expected true or false, got {getattr(self, name)!r}")
         if self.alloc_pct + self.send_pct > 100:
@@ -249,6 +250,7 @@ class Config:
             "sysfs_interval_us": self.sysfs_interval_us,
             "sysfs_shrink_roots": self.sysfs_shrink_roots,
             "sysfs_deactivate_remove": self.sysfs_deactivate_remove,
+            "fix_root_drift": self.fix_root_drift,
             "root_weights": tuple(self.root_weights),
             "checkpoint_interval": self.checkpoint_interval,
             "delays": self.delays if self.delay_injection else {},
@@ -446,6 +448,8 @@ def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
         d["seed"] = whole_number("seed", args.seed)
     if args.no_controller:
         d["controller"] = False
+    if getattr(args, "fix_root_drift", False):
+        d["fix_root_drift"] = True
     for actor in ACTOR_SWITCHES:
         if getattr(args, "no_" + actor, False):
             d[actor] = False

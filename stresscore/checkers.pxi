@@ -15,6 +15,10 @@ cdef long cp_total_ns = 0
 cdef long last_lockdep = 0
 cdef long last_underflows = 0
 cdef long checker_epoch = 0
+# fix_root_drift's root check: pages of child caches whose charge went to a
+# child's chain (not the root branch), and the stock, as the root's counter
+# must hold them; [1 + t] the same pages by stat item (world stopped)
+cdef long ck_root_live[3]
 
 # ---------------------------------------------------------------------------
 # Lock classes of the order graph (locks.h), given after the locks' init
@@ -155,6 +159,9 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
             report_violation(V_OBJECTS, s.id, inuse, buf)
         total += alloc
         if not s.is_root:
+            if page.charged != root_mem_cgroup:
+                ck_root_live[0] += nr
+                ck_root_live[1 + typ] += nr
             a = s.memcg
             while a != NULL and a.magic == MEMCG_MAGIC:
                 a.ck_charge += nr
@@ -206,11 +213,34 @@ cdef void root_memcg_check(mem_cgroup *m, long child_mem, long *child_stat) noex
     so its page counter and hierarchical stats are exactly its children's
     (page_counter_try_charge and the stat spill walk up to the root), with
     what freed children held (the ledger); its own per-cpu residues and
-    local stats stay zero.  It is not compared with live pages."""
+    local stats stay zero.  It is not compared with live pages: 5.4's
+    uncharge strands and over-uncharges it (README finding 8).  With
+    fix_root_drift the root's own branch is symmetric, and the root is held
+    to what it must hold: its counter to the live pages charged to a child's
+    chain plus every stock, its stats with the subtree's residues and its
+    subtree's local stats to those pages."""
     cdef char buf[VMSG]
     cdef char mb[200]
     cdef long *p
     cdef int cpu, t
+    if fix_root_drift:
+        if m.memory != ck_root_live[0]:
+            fmt_memcg(mb, 200, m)
+            snprintf(buf, VMSG, "%s: root page counter %ld != %ld live pages charged to its children's chains and stock",
+                     mb, m.memory, ck_root_live[0])
+            report_violation(V_CHARGE, m.id, m.memory - ck_root_live[0], buf)
+        for t in range(2):
+            if m.stat[t] + m.ck_resid[t] != ck_root_live[1 + t]:
+                fmt_memcg(mb, 200, m)
+                snprintf(buf, VMSG, "%s: root stat[%d] %ld + residues %ld != %ld live pages charged to its children's chains",
+                         mb, t, m.stat[t], m.ck_resid[t], ck_root_live[1 + t])
+                report_violation(V_STATS, m.id, t, buf)
+            if m.ck_local[t] != ck_root_live[1 + t]:
+                fmt_memcg(mb, 200, m)
+                snprintf(buf, VMSG, "%s: local stat[%d] summed over the tree %ld != %ld live pages charged to children's chains",
+                         mb, t, m.ck_local[t], ck_root_live[1 + t])
+                report_violation(V_STATS, m.id, t, buf)
+        return
     if m.memory != child_mem + m.lost_memory:
         fmt_memcg(mb, 200, m)
         snprintf(buf, VMSG, "%s: root page counter %ld != its children's %ld + freed children's %ld",
@@ -266,6 +296,9 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
     node_truth[1] = 0
     child_stat[0] = 0
     child_stat[1] = 0
+    ck_root_live[0] = 0
+    ck_root_live[1] = 0
+    ck_root_live[2] = 0
     # scratch reset, residues and subtree sizes
     n = memcg_all.next
     while n != &memcg_all:
@@ -409,6 +442,7 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             report_violation(V_CHARGE, cpu, p[STOCK_NR], buf)
             continue
         m.ck_holders += p[STOCK_NR]
+        ck_root_live[0] += p[STOCK_NR]
         a = m
         while a != NULL:
             a.ck_charge += p[STOCK_NR]
@@ -535,8 +569,10 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
             report_violation(V_LEAK, nmemcg, nchildcaches, buf)
         m = root_mem_cgroup
         # root's counter may hold charges at the end: the 5.4 root branch of
-        # memcg_uncharge_slab strands them (root_memcg_check holds it exact)
+        # memcg_uncharge_slab strands them (root_memcg_check holds it exact);
+        # with fix_root_drift it must be back at zero
         if m.nr_dying_descendants != 0 or node_truth[0] + node_truth[1] != 0 \
+                or (fix_root_drift and m.memory != 0) \
                 or percpu_counter_sum(&node_stat[0]) != 0 or percpu_counter_sum(&node_stat[1]) != 0:
             snprintf(buf, VMSG, "after the drain: nr_dying_descendants %ld, root charge %ld, node slab pages %ld",
                      m.nr_dying_descendants, m.memory, node_truth[0] + node_truth[1])

@@ -35,10 +35,12 @@ cdef class Model:
     cdef int sys_cpu
 
     def __init__(self, int workers=2, str mode="reparent", mutant=None,
-                 long max_held=100000, unsigned long long seed=1, bint sysfs_deactivate_remove=False):
+                 long max_held=100000, unsigned long long seed=1, bint sysfs_deactivate_remove=False,
+                 bint fix_root_drift=False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
         set_sysfs_deactivate_remove(sysfs_deactivate_remove)
+        set_fix_root_drift(fix_root_drift)
         _setup(workers, 1 if mode == "legacy" else 0, _mutant_id(mutant),
                max_held, seed, 1)
         self.workers = workers

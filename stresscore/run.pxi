@@ -295,6 +295,7 @@ def engine_setup(dict c):
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
     global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
     global cgroup_actor_done, sysfs_actor_done, sysfs_shrink_roots_below, sysfs_deactivate_remove
+    global fix_root_drift
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
@@ -340,6 +341,7 @@ def engine_setup(dict c):
     sysfs_actor_done = 0
     sysfs_shrink_roots_below = len(BUILTIN_ROOTS) if c.get("sysfs_shrink_roots", False) else 0
     sysfs_deactivate_remove = 1 if c.get("sysfs_deactivate_remove", False) else 0
+    fix_root_drift = 1 if c.get("fix_root_drift", False) else 0
     ms_mutex_init(&cgroup_ops_mutex)
     cfg.nr_workers = n
     cfg.max_memcgs = c["max_memcgs"]

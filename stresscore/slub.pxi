@@ -145,7 +145,7 @@ cdef void __free_slab(ms_page *page) noexcept nogil:
     if s.is_root:
         mod_node_state(stat_idx(s), -(1 << s.order))
     else:
-        memcg_uncharge_slab(s, s.order)
+        memcg_uncharge_slab(s, s.order, page.charged)
     page_pool_put(page)
 
 cdef void rcu_free_slab(rcu_head *head) noexcept nogil:

@@ -402,8 +402,9 @@ class Memcontrol:
         """cache_vmstat_idx (mm/slab.h)."""
         return NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE
 
-    def memcg_charge_slab(self, s: KmemCache, order: int) -> int:
-        """Charge a new slab page of child cache s: 0, or -1 over a limit."""
+    def memcg_charge_slab(self, s: KmemCache, order: int) -> Optional[bool]:
+        """Charge a new slab page of child cache s: None over a limit, else
+        whether the charge took the root branch (the page records it)."""
         nr = 1 << order
         if self.legacy:
             memcg = s.memcg                     # the cache pins its memcg
@@ -419,27 +420,28 @@ class Memcontrol:
                 self.percpu_ref_get_many(s.refcnt, nr)
                 if memcg is not None:
                     self.css_put(memcg)
-                return 0
+                return True
         if self.try_charge(memcg, nr) != 0:
             self.css_put(memcg)
-            return -1
+            return None
         idx = self.stat_idx(s)
         self.mod_memcg_state(memcg, idx, nr)
         self.mod_node_state(idx, nr)
         self.percpu_ref_get_many(s.refcnt, nr)
         self.css_put_many(memcg, nr)            # try_charge's page references go to the cache
         self.css_put(memcg)
-        return 0
+        return False
 
-    def memcg_uncharge_slab(self, s: KmemCache, order: int) -> None:
+    def memcg_uncharge_slab(self, s: KmemCache, order: int, charged_root: bool) -> None:
         """Uncharge whatever memcg the cache names now, then drop the page's
-        references on the cache (which may release it)."""
+        references on the cache (which may release it).  5.4 takes the root
+        branch by the cache's memcg at free time; fix_root_drift by the
+        page's own charge (memcontrol_charge.pxi)."""
         nr = 1 << order
         memcg = s.memcg
         idx = self.stat_idx(s)
-        if memcg is not self.root_mem_cgroup:
-            # the root branch is taken by the cache's memcg at free time:
-            # node stats only (memcg_uncharge_slab, 5.4)
+        root_branch = charged_root if self.fix_root_drift else memcg is self.root_mem_cgroup
+        if not root_branch:
             self.mod_memcg_state(memcg, idx, -nr)
             self.page_counter_uncharge(memcg, nr)
         self.mod_node_state(idx, -nr)

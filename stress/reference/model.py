@@ -68,7 +68,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
     Same methods and results as stresscore._core.Model."""
 
     def __init__(self, workers: int = 2, mode: str = "reparent", mutant=None,
-                 max_held: int = 100000, seed: int = 1, sysfs_deactivate_remove: bool = False):
+                 max_held: int = 100000, seed: int = 1, sysfs_deactivate_remove: bool = False,
+                 fix_root_drift: bool = False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
         if mutant is not None:
@@ -92,6 +93,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.rcu_lists: list[deque] = [deque() for _ in range(self.nr_cpus)]
         self.work_pending: set = set()      # schedule_work()'s PENDING bit, by work name
         self.sysfs_deactivate_remove = sysfs_deactivate_remove   # the early remove at deactivation (sysfs.pxi)
+        self.fix_root_drift = fix_root_drift     # memcg_uncharge_slab's root branch by the page's charge
         self.rcu_destroy_runs = 0
         self.kick_gen = 0
         self.next_memcg_id = 0

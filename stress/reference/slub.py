@@ -32,6 +32,7 @@ class SlabPage:
     frozen: bool = False            # some cpu's active slab
     remote: int = 0                 # objects freed to the page's remote list
     rcu_pending: bool = False       # TYPESAFE_BY_RCU: freed, waiting for a grace period
+    charged_root: bool = False      # memcg_charge_slab took its root branch (fix_root_drift's uncharge reads it)
 
 
 @dataclass(eq=False)
@@ -80,9 +81,12 @@ class Slub:
         nr = 1 << s.order
         if s.is_root:
             self.mod_node_state(NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE, nr)
-        elif self.memcg_charge_slab(s, s.order) != 0:
-            return None
-        page = SlabPage(s)
+            charged_root = False
+        else:
+            charged_root = self.memcg_charge_slab(s, s.order)
+            if charged_root is None:
+                return None
+        page = SlabPage(s, charged_root=charged_root)
         s.pages.append(page)
         return page
 
@@ -93,7 +97,7 @@ class Slub:
             self.mod_node_state(NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE,
                                 -(1 << s.order))
         else:
-            self.memcg_uncharge_slab(s, s.order)
+            self.memcg_uncharge_slab(s, s.order, page.charged_root)
 
     def discard_slab(self, page: SlabPage) -> None:
         """free_slab: TYPESAFE_BY_RCU pages wait a grace period, still charged

@@ -47,11 +47,12 @@ def _diff(a, b, path="snapshot"):
 
 class ModelDiff(RuleBasedStateMachine):
     mode = "reparent"
+    fix_root_drift = False
 
     def __init__(self):
         super().__init__()
-        self.native = Native(workers=WORKERS, mode=self.mode)
-        self.ref = Reference(workers=WORKERS, mode=self.mode)
+        self.native = Native(workers=WORKERS, mode=self.mode, fix_root_drift=self.fix_root_drift)
+        self.ref = Reference(workers=WORKERS, mode=self.mode, fix_root_drift=self.fix_root_drift)
         assert self.native.pending_callbacks() == 0, "RCU callbacks left over by an earlier Model"
 
     # ---- helpers ----
@@ -263,10 +264,18 @@ class LegacyModelDiff(ModelDiff):
     mode = "legacy"
 
 
+class FixRootDriftModelDiff(ModelDiff):
+    """The uncharge's root branch chosen by the page's charge (README
+    finding 8's fix): the root's counter follows its live pages."""
+    fix_root_drift = True
+
+
 TestReparentDiff = ModelDiff.TestCase
 TestReparentDiff.settings = SETTINGS
 TestLegacyDiff = LegacyModelDiff.TestCase
 TestLegacyDiff.settings = SETTINGS
+TestFixRootDriftDiff = FixRootDriftModelDiff.TestCase
+TestFixRootDriftDiff.settings = settings(SETTINGS, max_examples=40)
 
 
 def test_builtin_roots_match_native():
