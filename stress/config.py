@@ -38,7 +38,7 @@ MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
 DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "get_cache_entry": (0.5, 300.0),
     "charge_memcg": (0.3, 500.0),
-    "uncharge_memcg": (0.1, 2000.0),
+    "uncharge_memcg": (0.3, 2000.0),
     "reparent_swap": (0.3, 200.0),
     "reparent_splice": (0.3, 200.0),
     "deactivate_dying": (1.0, 5000.0),
@@ -50,6 +50,7 @@ DEFAULT_DELAYS: dict[str, tuple[float, float]] = {
     "offline_kmem": (0.3, 200.0),
     "destroy_dying": (1.0, 5000.0),
     "sysfs_show": (1.0, 2000.0),
+    "alloc_after_get": (1.0, 20000.0),
 }
 
 

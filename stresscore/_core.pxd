@@ -214,7 +214,7 @@ cdef bint slab_mutex_held() noexcept nogil                               # [slab
 cdef bint run_is_running() noexcept nogil                                # [stw]
 
 # slab_common -> slub
-cdef void flush_all_cpu_slabs(kmem_cache *s) noexcept nogil              # [slub] flush_all, from kmem_cache_destroy
+cdef void flush_all(kmem_cache *s) noexcept nogil                        # [slub] flush_all: an IPI to each cpu with a slab of s
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil                     # [slub] __kmem_cache_shutdown's test, from shutdown_cache
 cdef long slab_objects_in_use(kmem_cache *s) noexcept nogil              # [slub] list_slab_objects' count, from report_busy_cache
 cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil               # [slub] from kmemcg_cache_deactivate_after_rcu

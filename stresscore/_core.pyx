@@ -10,6 +10,7 @@ the rooms, in the order included below:
 
   model (docs/DESIGN.md, one section per room; nogil, no Python):
     diag         flight recorder, violations, delay points, selected mutant
+    smp          kernel/smp.c: on_each_cpu_cond's IPIs, CPUs on and off
     quarantine   poisoning and quarantine of freed structures
     workqueue    memcg_kmem_cache_wq, cgroup_destroy_wq: per-CPU pools
     memcontrol   mm/memcontrol.c: mem_cgroup, css, stats,
@@ -38,6 +39,7 @@ the rooms, in the order included below:
 rcu_init()
 
 include "diag.pxi"
+include "smp.pxi"
 include "quarantine.pxi"
 include "workqueue.pxi"
 include "memcontrol.pxi"

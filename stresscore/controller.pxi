@@ -135,7 +135,7 @@ cdef void ctl_finish_unload() noexcept nogil:
             smp_store_release_L(&ctl_rmdir_request, ctl_unload_index + 1)
             while READ_ONCE_L(&ctl_rmdir_request) and READ_ONCE_I(&run_state) == RUN_RUNNING:
                 stw_poll()
-                nanosleep(&ts, NULL)
+                cpu_nanosleep(&ts)
         else:
             ms_mutex_lock(&cgroup_ops_mutex)
             ctl_rmdir_user_of(roots[ctl_unload_index])
@@ -281,7 +281,7 @@ cdef void controller_drain() noexcept nogil:
     ts.tv_sec = 0
     ts.tv_nsec = 100000
     while READ_ONCE_I(&drain_hold):
-        nanosleep(&ts, NULL)        # a test holds the drain (run.pxi hold_drain)
+        cpu_nanosleep(&ts)        # a test holds the drain (run.pxi hold_drain)
     while True:
         progress = 0
         for i in range(nr_workers):
@@ -299,7 +299,7 @@ cdef void controller_drain() noexcept nogil:
             smp_store_release_L(&ctl_rmdir_request, 0)
         if not progress:
             break
-        nanosleep(&ts, NULL)
+        cpu_nanosleep(&ts)
     for i in range(nr_workers):
         if workers[i].memcg != root_mem_cgroup:
             mem_cgroup_migrate(&workers[i].memcg, root_mem_cgroup)
@@ -316,6 +316,11 @@ cdef void controller_drain() noexcept nogil:
     while ctl_nr_modules:
         ctl_nr_modules -= 1
         kmem_cache_destroy(ctl_modules[ctl_nr_modules])
+    quiesce(2000)
+    # no flush of what the cpus' slabs keep: count what it pins, then unpin
+    # it as a user can (shrink), and hold the end invariants after that
+    pinned_check()
+    shrink_all_caches()
     quiesce(2000)
     run_checkers(True, True)
 
@@ -335,7 +340,7 @@ cdef void controller_loop() noexcept nogil:
                 checkpoint()
                 next_cp = ms_now_ns() + cfg.checkpoint_ns
         if cfg.ctl_interval_ns:
-            nanosleep(&ts, NULL)
+            cpu_nanosleep(&ts)
     controller_drain()
     WRITE_ONCE_I(&run_state, RUN_DONE)
 
@@ -353,7 +358,7 @@ cdef void actor_loop(actor_step_t step, long interval_ns, int *done) noexcept no
         step(t)
         t.counters[CNT_OPS] += 1
         if interval_ns:
-            nanosleep(&ts, NULL)
+            cpu_nanosleep(&ts)
     smp_store_release_I(done, 1)
 
 cdef void module_step(ms_thread *t) noexcept nogil:
@@ -385,7 +390,7 @@ cdef void active_memcg_loop() noexcept nogil:
     a memcg it holds no online reference on, inside its read section: the
     reader that the grace period between deactivation and kill is for.  It
     allocates from the built-in roots only (its caches are never destroyed)
-    and frees at once; it answers kicks like any CPU (flush_all's IPI)."""
+    and frees at once; it takes flush_all's IPIs like any CPU."""
     global active_memcg_held
     cdef ms_thread *t = this_thread()
     cdef mem_cgroup *m
@@ -419,12 +424,11 @@ cdef void active_memcg_loop() noexcept nogil:
                 css_put(m)                                     # the group goes
         t.counters[CNT_OPS] += 1
         if cfg.active_memcg_interval_ns:
-            nanosleep(&ts, NULL)
+            cpu_nanosleep(&ts)
     if active_memcg_held != NULL:
         m = active_memcg_held
         WRITE_ONCE_P(<void **>&active_memcg_held, NULL)
         css_put(m)
-    flush_cpu_slabs(True)
     drain_local_stock()                 # as a worker's at the end of its drain
     smp_store_release_I(&active_memcg_done, 1)
 
@@ -454,7 +458,7 @@ cdef void workqueue_loop() noexcept nogil:
             continue
         if READ_ONCE_I(&run_state) == RUN_DONE and wq_all_empty():
             break
-        nanosleep(&ts, NULL)
+        cpu_nanosleep(&ts)
 
 cdef void rcu_thread_loop(int index) noexcept nogil:
     """An RCU callback thread: serves the lists of the cpus c with c %
@@ -476,4 +480,4 @@ cdef void rcu_thread_loop(int index) noexcept nogil:
         if READ_ONCE_I(&run_state) == RUN_DONE:
             break
         if rcu_wait_for_callbacks(200000):
-            nanosleep(&ts, NULL)            # callbacks on another thread's lists
+            cpu_nanosleep(&ts)            # callbacks on another thread's lists

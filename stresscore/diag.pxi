@@ -94,7 +94,6 @@ CNT_NAMES = ["alloc", "free", "remote_free", "mail_sent", "page_alloc",
              "uncharge_root", "stock_drain"]
 
 cdef enum:
-    MAX_ACTIVE = 128        # caches in which one cpu may hold an active slab
     DIGEST_OPS = 4096       # worker choices folded into choice_digest
 
 cdef struct ms_thread:
@@ -105,8 +104,6 @@ cdef struct ms_thread:
     ms_rng rng_delay                 # delay injection draws (separate stream)
     long fr_head                     # next flight-recorder slot
     fr_event *fr                     # FR_SIZE events
-    void *active[MAX_ACTIVE]         # kmem_caches where this cpu has a slab
-    int nr_active
     long kick_seen                   # last kick generation handled
     unsigned long long choice_digest     # hash of the first DIGEST_OPS random choices (seed tests)
     long digest_left
@@ -270,12 +267,14 @@ cdef enum:
     DP_OFFLINE_KMEM          # memcg_offline_kmem: between deactivation and the id change
     DP_DESTROY_DYING         # kmem_cache_destroy: between the last reference and the dying flag
     DP_SYSFS_SHOW            # a sysfs reader: between finding a killed cache (kernfs active reference) and reading it
+    DP_ALLOC_AFTER_GET       # kmem_cache_alloc: between memcg_kmem_get_cache and slab_alloc (cache deactivated)
     DP_NR
 
 DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
             "reparent_swap", "reparent_splice", "deactivate_dying",
             "create_publish", "array_grow", "flush_stats", "cache_kill",
-            "page_free_put", "offline_kmem", "destroy_dying", "sysfs_show"]
+            "page_free_put", "offline_kmem", "destroy_dying", "sysfs_show",
+            "alloc_after_get"]
 
 # where each point sits (for `memcg-stress list delays`), in DP_* order
 DP_WHERE = [
@@ -293,6 +292,7 @@ DP_WHERE = [
     "memcg_offline_kmem: between deactivation and the id change",
     "kmem_cache_destroy: between the last reference and the dying flag",
     "a sysfs reader or writer (/sys/kernel/slab): between finding a killed child cache (kernfs active reference) and using it",
+    "kmem_cache_alloc: between memcg_kmem_get_cache and slab_alloc (the cache is being deactivated: its shrink may pass)",
 ]
 
 cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)
@@ -447,13 +447,19 @@ cdef enum:
     G_ROOT_DESTROYED
     G_STOCK_DRAIN_QUEUED        # drain_all_stock: drain works queued for other cpus
     G_STOCK_DRAIN_SKIPPED       # drain_all_stock: returned, someone else was draining
+    G_PINNED_CACHES             # drain: killed caches kept only by empty cpu slabs (pinned_check)
+    G_PINNED_PAGES              # drain: the empty cpu slabs that keep them
+    G_PINNED_MEMCGS             # drain: memcgs not freed when the pinned check ran
+    G_SMP_CALLS                 # flush_all IPIs queued to another CPU
+    G_SMP_SERVED_OFF            # of them, run by the caller for a CPU that was off
     G_NR
 cdef long gstats[G_NR]
 
 G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
            "memcgs_freed", "array_grows", "roots_destroyed", "stock_drains_queued",
-           "stock_drains_skipped"]
+           "stock_drains_skipped", "pinned_caches", "pinned_pages", "pinned_memcgs",
+           "ipis", "ipis_run_for_off_cpus"]
 
 # ---------------------------------------------------------------------------
 # The selected mutant (rcutorture's "busted" ops): at most one deliberate

@@ -218,10 +218,27 @@ static inline void lockdep_set_class_mutex(struct ms_mutex *m, int cls) { m->cls
 
 static inline void ms_mutex_destroy(struct ms_mutex *m) { pthread_mutex_destroy(&m->m); }
 
+/* Called with 1 before a mutex acquisition blocks and with 0 once it has the
+ * mutex: the engine's CPU goes off while its thread sleeps (smp.pxi), so a
+ * flush_all caller holding the mutex can run this CPU's IPIs for it.  Set
+ * between runs only. */
+extern void (*ms_sleep_hook)(int entering) MS_HIDDEN;
+
+static inline void ms_set_sleep_hook(void (*fn)(int entering)) { ms_sleep_hook = fn; }
+
 static inline void ms_mutex_lock_at(struct ms_mutex *m, const char *func)
 {
+	void (*hook)(int);
+
 	lockdep_acquire(m->cls, func);
-	pthread_mutex_lock(&m->m);
+	if (pthread_mutex_trylock(&m->m) != 0) {
+		hook = ms_sleep_hook;
+		if (hook)
+			hook(1);
+		pthread_mutex_lock(&m->m);
+		if (hook)
+			hook(0);
+	}
 	WRITE_ONCE_I(&m->owner, ms_thread_id());
 }
 

@@ -224,7 +224,7 @@ cdef void rcu_mutant_nap() noexcept nogil:
     cdef timespec ts
     ts.tv_sec = 0
     ts.tv_nsec = 1000000
-    nanosleep(&ts, NULL)
+    cpu_nanosleep(&ts)
 
 cdef int memcg_charge_slab(kmem_cache *s, int order, mem_cgroup **charged) noexcept nogil:
     """Charge a new slab page of child cache s: 0, or -1 over a limit.

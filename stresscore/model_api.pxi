@@ -33,6 +33,7 @@ cdef class Model:
     cdef public int workers
     cdef public str mode
     cdef int sys_cpu
+    cdef dict preempted         # worker -> (cache address, root index): alloc_preempted
 
     def __init__(self, int workers=2, str mode="reparent", mutant=None,
                  long max_held=100000, unsigned long long seed=1, bint sysfs_deactivate_remove=False,
@@ -135,6 +136,38 @@ cdef class Model:
         if root_index < 0 or root_index >= MAX_ROOTS or roots[root_index] == NULL:
             return False
         return worker_alloc(wk, roots[root_index])
+
+    def alloc_preempted(self, int w, int root_index):
+        """Worker w starts an allocation from root `root_index` and is
+        preempted after memcg_kmem_get_cache (it holds the cache it got)
+        until alloc_resume(w).  True when it got a child cache."""
+        cdef ms_worker *wk = self._worker(w)
+        cdef kmem_cache *s
+        if root_index < 0 or root_index >= MAX_ROOTS or roots[root_index] == NULL:
+            return False
+        if self.preempted is None:
+            self.preempted = {}
+        if w in self.preempted:
+            raise RuntimeError(f"worker {w} is already inside an allocation")
+        s = memcg_kmem_get_cache(roots[root_index], &wk.memcg)
+        self.preempted[w] = (<size_t>s, root_index)
+        return s != roots[root_index]
+
+    def alloc_resume(self, int w):
+        """The preempted allocation of worker w goes on: slab_alloc from the
+        cache it took.  True when it got an object (worker w holds it)."""
+        cdef ms_worker *wk = self._worker(w)
+        cdef ms_object *o
+        if self.preempted is None or w not in self.preempted:
+            raise RuntimeError(f"worker {w} is not inside an allocation")
+        addr, root_index = self.preempted.pop(w)
+        o = kmem_cache_alloc_from(<kmem_cache *><size_t>addr)
+        if o == NULL:
+            return False
+        wk.held[wk.n_held] = o
+        wk.n_held += 1
+        wk.live_by_root[root_index] += 1
+        return True
 
     def free(self, int w, long i):
         """Worker w frees its held object i (the last one moves to i)."""
@@ -278,7 +311,6 @@ cdef class Model:
             self._worker(w)
             while not mpsc_empty(&workers[w].mailbox):
                 worker_receive_one(&workers[w])
-            flush_cpu_slabs(True)
             drain_local_stock()     # the worker stops (its cpu's stock returned)
         _as_cpu(self.sys_cpu)
         for w in range(self.workers):
@@ -296,6 +328,14 @@ cdef class Model:
             while roots[i] != NULL:
                 kmem_cache_destroy(i)
         self.settle(1000)
+        # what the cpus' slabs keep is not flushed: counted, then shrunk
+        before = [gstats[G_PINNED_CACHES], gstats[G_PINNED_PAGES], gstats[G_PINNED_MEMCGS]]
+        _as_cpu(self.sys_cpu)
+        pinned_check()
+        shrink_all_caches()
+        self.settle(1000)
+        return {"caches": gstats[G_PINNED_CACHES] - before[0], "pages": gstats[G_PINNED_PAGES] - before[1],
+                "memcgs": gstats[G_PINNED_MEMCGS] - before[2]}
 
     def memcg_ids(self):
         out = []

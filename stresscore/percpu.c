@@ -21,6 +21,7 @@ __thread int ms_cpu = -1;
 __thread int ms_tid;
 int ms_tid_next;                  /* atomic (fetch_add) */
 int ms_cpu_owner[MS_MAX_CPUS];    /* ms_cpu_registry_lock */
+void (*ms_sleep_hook)(int entering); /* locks.h: set between runs only */
 long lockdep_violations;          /* atomic */
 
 static pthread_mutex_t ms_cpu_registry_lock = PTHREAD_MUTEX_INITIALIZER;

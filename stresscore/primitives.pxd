@@ -127,6 +127,7 @@ cdef extern from "locks.h" nogil:
     void ms_mutex_lock(ms_mutex *m) noexcept                 # blocking
     void ms_mutex_unlock(ms_mutex *m) noexcept               # release
     int ms_mutex_trylock(ms_mutex *m) noexcept               # 1 if acquired
+    void ms_set_sleep_hook(void (*fn)(int entering) noexcept nogil) noexcept  # called around a blocking mutex acquisition (engine)
     int ms_mutex_lock_or_back_off(ms_mutex *m) noexcept   # records a blocking lock's order, then only tries (mutant deact-lock-inversion)
     int lockdep_spin_held(ms_spinlock *l) noexcept           # 1 if the CALLING thread holds l
     int lockdep_mutex_held(ms_mutex *m) noexcept             # 1 if the CALLING thread holds m

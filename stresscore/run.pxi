@@ -22,7 +22,6 @@ cdef void reset_diagnostics() noexcept nogil:
         memset(ms_threads[i].counters, 0, sizeof(ms_threads[i].counters))
         memset(ms_threads[i].fr, 0, sizeof(fr_event) * FR_SIZE)
         ms_threads[i].fr_head = 0
-        ms_threads[i].nr_active = 0
         ms_threads[i].kick_seen = 0
         ms_threads[i].choice_digest = 14695981039346656037ULL
         ms_threads[i].digest_left = DIGEST_OPS
@@ -84,6 +83,7 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     global root_mem_cgroup, memcg_nr_cache_ids, next_memcg_id, next_cache_id
     global memcg_stock, percpu_charge_mutex
     global model_mode, mutant, kick_gen, wq_threaded, model_ready
+    global smp_threaded
     global nr_memcg_quarantine, nr_cache_quarantine, nr_array_quarantine
     cdef int i
     model_release()
@@ -116,6 +116,9 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     next_cache_id = 0
     kick_gen = 0
     wq_threaded = 0
+    smp_threaded = 0
+    if smp_init() != 0:
+        return -1
     wq_init()
     slab_caches_to_rcu_destroy_work.func = slab_caches_to_rcu_destroy_workfn
     slab_caches_to_rcu_destroy_work.owner = NULL
@@ -389,8 +392,10 @@ def engine_setup(dict c):
     stw_participants = len(layout)
     rcu_set_wait_hook(stw_safe_point)
     wq_wait_hook = stw_safe_point
+    ms_set_sleep_hook(cpu_sleep_hook)
     rcu_set_callback_thread_active(1)
     WRITE_ONCE_L(&wq_threaded, 1)
+    WRITE_ONCE_I(&smp_threaded, 1)
     WRITE_ONCE_I(&run_state, RUN_RUNNING)
     return [ROLE_NAMES[r] for r in layout]
 
@@ -402,6 +407,7 @@ def engine_thread(int cpu):
     ms_thread_register(cpu)
     ms_threads[cpu].role = role
     with nogil:
+        cpu_start()
         if role == ROLE_WORKER:
             worker_loop(&workers[cpu])
             WRITE_ONCE_I(&workers[cpu].exited, 1)
@@ -419,6 +425,7 @@ def engine_thread(int cpu):
             actor_loop(sysfs_step, cfg.sysfs_interval_ns, &sysfs_actor_done)
         else:
             rcu_thread_loop(index)
+        cpu_leave()
         stw_leave()
     ms_thread_unregister()
 
@@ -431,11 +438,13 @@ def engine_request_drain():
 
 def engine_finish():
     """After every thread was joined."""
-    global wq_threaded, wq_wait_hook
+    global wq_threaded, wq_wait_hook, smp_threaded
     rcu_set_callback_thread_active(0)
     rcu_set_wait_hook(NULL)
     wq_wait_hook = NULL
+    ms_set_sleep_hook(NULL)
     wq_threaded = 0
+    smp_threaded = 0
 
 
 def hold_drain(bint on):

@@ -5,7 +5,7 @@
 # memcg_set_kmem_cache_dying, flush_memcg_workqueue and
 # shutdown_memcg_caches), the memcg_caches arrays and their growth, child
 # cache creation, deactivation with reparenting, kill, shutdown and
-# release.  Calls into slub (flush_all_cpu_slabs, slabs_in_use) go through
+# release.  Calls into slub (flush_all, slabs_in_use) go through
 # the forward declarations in _core.pxd.
 
 cdef ms_mutex slab_mutex            # protects the cache lists, memcg_caches updates, kmem_caches lists
@@ -15,7 +15,7 @@ cdef ms_list slab_root_caches       # slab_mutex
 cdef ms_list caches_releasing       # release_lock: TYPESAFE child caches waiting a grace period
 cdef kmem_cache *roots[MAX_ROOTS]   # slab_mutex for writes; the engine reads slots racily
 cdef long next_cache_id = 0         # atomic
-cdef long kick_gen = 0              # lock-free generation: ask cpus to flush slabs of killed or unloading caches
+cdef long kick_gen = 0              # lock-free generation: ask workers to let go of an unloading root
 
 cdef bint slab_mutex_held() noexcept nogil:
     return lockdep_mutex_held(&slab_mutex)
@@ -240,9 +240,12 @@ cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
 cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
     """__kmemcg_cache_deactivate_after_rcu (mm/slub.c): shrink, and remove
     the sysfs files of a cache the shrink left empty (sysfs_slab_remove);
-    then kill the cache's refcount and ask every cpu to flush its slab of it
-    (the flush_all of that shrink, an IPI in the kernel)."""
-    if sysfs_remove_at_deactivation() and __kmem_cache_shrink(s) == 0:
+    then kill the cache's refcount.  The shrink flushes every cpu's slab
+    (flush_all, an IPI to every cpu with a slab of it), as 5.3 and 5.4 do.
+    An allocation that took the cache before the shrink can freeze a new
+    page after it: that cpu keeps the page, and the cache stays (pinned)."""
+    cdef int left = __kmem_cache_shrink(s)
+    if sysfs_remove_at_deactivation() and left == 0:
         # off by default: 5.4 leaks the kobject reference of this remove
         # when its work is still pending at shutdown (docs/DESIGN.md, sysfs)
         sysfs_slab_remove(s)
@@ -250,7 +253,6 @@ cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
     fr_record(EV_CACHE_KILL, s.id, 0)
     atomic_add_L(&gstats[G_CACHE_KILLED], 1)
     percpu_ref_kill(&s.refcnt)
-    fetch_add_L(&kick_gen, 1)           # fully ordered: the kill is visible first
 
 cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
     """percpu_ref release of a child cache: queue its shutdown unless the
@@ -281,6 +283,7 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     lockdep_assert_held_mutex(&slab_mutex)
     if s.shut_down:
         return 0
+    flush_all(s)                # __kmem_cache_shutdown
     if slabs_in_use(s):
         return -1
     s.shut_down = 1
@@ -530,9 +533,9 @@ cdef void flush_memcg_workqueue(kmem_cache *s) noexcept nogil:
         rcu_barrier()
 
 cdef int shutdown_memcg_caches(kmem_cache *s) noexcept nogil:
-    """shutdown_memcg_caches (mm/slab_common.c): flush every child's cpu
-    slabs, shut down the active children (those in memcg_caches), then the
-    deactivated ones.  0, or -1 when a child still has pages.  Called with
+    """shutdown_memcg_caches (mm/slab_common.c): shut down the active
+    children (those in memcg_caches), then the deactivated ones (each
+    shutdown_cache flushes the child's cpu slabs first).  0, or -1 when a child still has pages.  Called with
     slab_mutex held."""
     cdef memcg_cache_array *arr = s.memcg_caches
     cdef ms_list *n
@@ -540,12 +543,6 @@ cdef int shutdown_memcg_caches(kmem_cache *s) noexcept nogil:
     cdef kmem_cache *c
     cdef int i, busy = 0
     rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in shutdown_memcg_caches")
-    n = s.children.next
-    while n != &s.children:
-        nx = n.next
-        c = <kmem_cache *>n.owner
-        flush_all_cpu_slabs(c)
-        n = nx
     for i in range(arr.size):
         c = arr.entries[i]
         if c != NULL and shutdown_cache(c) == 0:
@@ -605,9 +602,9 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     memcg_set_kmem_cache_dying(s)
     flush_memcg_workqueue(s)
     ms_mutex_lock(&slab_mutex)
-    flush_all_cpu_slabs(s)
     if shutdown_memcg_caches(s) != 0:
         busy = 1
+    flush_all(s)                # the root's __kmem_cache_shutdown
     if slabs_in_use(s):
         busy = 1
     if busy:
@@ -624,12 +621,19 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     sysfs_slab_remove(s)
     sysfs_slab_unlink(s)
     ms_mutex_unlock(&slab_mutex)
-    # the root's own memcg_caches array goes a grace period later, and so
-    # does a TYPESAFE_BY_RCU root, after its pending page frees
+    # the root's own memcg_caches array goes a grace period later.  A
+    # TYPESAFE_BY_RCU root goes to slab_caches_to_rcu_destroy, as
+    # shutdown_cache puts it, and is released after the work's
+    # rcu_barrier(): the rcu_free_slab callbacks of its pages are on the
+    # lists of the CPUs whose slabs flush_all unfroze, and a callback of
+    # our own would not be ordered after them.
     call_rcu(&arr.rcu, free_memcg_cache_array_rcu)
     if s.typesafe:
-        s.release_rcu.owner = s
-        call_rcu(&s.release_rcu, root_cache_release_rcu)
+        spin_lock(&release_lock)
+        s.release_batch = 0
+        list_add_tail(&s.release_node, &caches_releasing)
+        spin_unlock(&release_lock)
+        schedule_work(&slab_caches_to_rcu_destroy_work)
     else:
         sysfs_slab_release(s)   # kobject_put; its release frees the root
     return 0
@@ -638,5 +642,3 @@ cdef void root_cache_release(kmem_cache *s) noexcept nogil:
     WRITE_ONCE_L(&s.magic, POISON_MAGIC)
     quarantine_put(&s.quarantine_node, &cache_quarantine, &nr_cache_quarantine)
 
-cdef void root_cache_release_rcu(rcu_head *head) noexcept nogil:
-    sysfs_slab_release(<kmem_cache *>head.owner)

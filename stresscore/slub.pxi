@@ -3,10 +3,9 @@
 #
 # A per-cpu slab with a private freelist, a remote free list any thread
 # pushes to, and an (inuse, frozen) word per page; new_slab, __free_slab,
-# rcu_free_slab, discard_slab, deactivate_slab, the cpu slab flushes
-# (flush_all and the kick that stands for the IPI of
-# __kmemcg_cache_deactivate_after_rcu), and the allocation and free entry
-# points, kmem_cache_alloc and kmem_cache_free.
+# rcu_free_slab, discard_slab, deactivate_slab, flush_all (an IPI to each
+# cpu with a slab of the cache, smp.pxi), __kmem_cache_shrink, and the
+# allocation and free entry points, kmem_cache_alloc and kmem_cache_free.
 
 # Freed pages are kept for reuse, never handed back to the C library while
 # the model lives: a per-thread pool (no lock) backed by a global one under
@@ -215,21 +214,6 @@ cdef void deactivate_slab(kmem_cache *s, long *slot) noexcept nogil:
 cdef inline long *cpu_slab_of(kmem_cache *s) noexcept nogil:
     return this_cpu_ptr_L(s.cpu_slab)
 
-cdef void note_active(kmem_cache *s) noexcept nogil:
-    cdef ms_thread *t = this_thread()
-    cdef int i
-    for i in range(t.nr_active):
-        if t.active[i] == <void *>s:
-            return
-    if t.nr_active < MAX_ACTIVE:
-        t.active[t.nr_active] = s
-        t.nr_active += 1
-    else:
-        # full: give up the oldest slab, so every frozen page stays tracked
-        # (an untracked one would never be flushed, and its cache never die)
-        deactivate_slab(<kmem_cache *>t.active[0], cpu_slab_of(<kmem_cache *>t.active[0]))
-        t.active[0] = s
-
 cdef ms_object *slab_alloc(kmem_cache *s) noexcept nogil:
     """An object from this cpu's slab of s, refilled or replaced as needed;
     NULL when a new page cannot be charged."""
@@ -269,7 +253,6 @@ cdef ms_object *slab_alloc(kmem_cache *s) noexcept nogil:
     slot[0] = <long>page
     slot[1] = <long>page.objs[0].next_free
     slot[2] = s.objects - 1
-    note_active(s)
     return &page.objs[0]
 
 cdef void slab_free(ms_object *obj) noexcept nogil:
@@ -300,66 +283,39 @@ cdef void slab_free(ms_object *obj) noexcept nogil:
         violationf(V_REF_NEGATIVE, s.id, st, "slab page of cache %ld: inuse went negative (%ld)",
                    s.id, st)
 
-cdef void flush_cpu_slabs(bint all_caches) noexcept nogil:
-    """This cpu's answer to a kick: unfreeze its slabs of killed or unloading
-    caches (or of every cache when all_caches)."""
-    cdef ms_thread *t = this_thread()
-    cdef int i = 0
-    cdef kmem_cache *s
-    cdef long flushed = 0
-    cdef bint flush
-    while i < t.nr_active:
-        s = <kmem_cache *>t.active[i]
-        if READ_ONCE_L(&s.magic) != CACHE_MAGIC:
-            # shut down since this cpu's slab of it emptied: nothing to flush
-            t.nr_active -= 1
-            t.active[i] = t.active[t.nr_active]
-            continue
-        if all_caches:
-            flush = True
-        elif s.is_root:
-            flush = READ_ONCE_I(&s.unloading)
-        else:
-            flush = READ_ONCE_I(&s.root.unloading) or percpu_ref_is_dying(&s.refcnt)
-        if flush:
-            deactivate_slab(s, cpu_slab_of(s))
-            t.nr_active -= 1
-            t.active[i] = t.active[t.nr_active]
-            flushed += 1
-        else:
-            i += 1
-    if flushed:
-        fr_record(EV_KICK, flushed, 0)
+cdef void flush_cpu_slab(int cpu, void *info) noexcept nogil:
+    """flush_cpu_slab (mm/slub.c), the IPI of flush_all: unfreeze this cpu's
+    slab of the cache (runs on `cpu`, or for it while it is off)."""
+    cdef kmem_cache *s = <kmem_cache *>info
+    cdef long *slot = per_cpu_ptr_L(s.cpu_slab, cpu)
+    if slot[0] != 0:
+        deactivate_slab(s, slot)
+        fr_record(EV_KICK, s.id, cpu)
+
+cdef void flush_all(kmem_cache *s) noexcept nogil:
+    """flush_all (mm/slub.c): on_each_cpu_cond(has_cpu_slab, flush_cpu_slab,
+    s, 1).  has_cpu_slab reads each cpu's slab without a lock, as the
+    kernel does: a cpu that freezes a new page of s right after the read
+    keeps it (an allocation that took s before a shrink pins s)."""
+    cdef int cpus[MS_MAX_CPUS]
+    cdef int cpu, n = 0
+    for cpu in range(ms_nr_cpu_ids):
+        if READ_ONCE_L(per_cpu_ptr_L(s.cpu_slab, cpu)) != 0:     # has_cpu_slab
+            cpus[n] = cpu
+            n += 1
+    if n:
+        on_each_cpu_mask(cpus, n, flush_cpu_slab, s)
 
 cdef inline void poll_kick() noexcept nogil:
+    """Answer the engine's unloading kick (a module stops using a root: the
+    worker_kick part frees what the cpu holds of it); flushes of cpu slabs
+    are flush_all's IPIs, not this."""
     cdef ms_thread *t = this_thread()
     cdef long g = READ_ONCE_L(&kick_gen)
     if g != t.kick_seen:
-        smp_rmb()       # the kill or unloading flag before the caches' state
-        flush_cpu_slabs(False)
-        # Only now is the kick answered: the controller, which waits for it
-        # (workers_saw) before destroying a root, must find our slabs of it
-        # flushed.  Pairs with smp_load_acquire_L in workers_saw.
+        # Pairs with smp_load_acquire_L in workers_saw: the controller, which
+        # waits for it before destroying a root, finds our objects of it freed.
         smp_store_release_L(&t.kick_seen, g)
-
-cdef void flush_all_cpu_slabs(kmem_cache *s) noexcept nogil:
-    """flush_all() for a cache being destroyed: unfreeze every cpu's slab.
-    Safe only when no cpu uses the cache any more (the engine made sure)."""
-    cdef int cpu, i
-    cdef long *slot
-    cdef ms_thread *t
-    for cpu in range(ms_nr_cpu_ids):
-        slot = per_cpu_ptr_L(s.cpu_slab, cpu)
-        if slot[0] != 0:
-            deactivate_slab(s, slot)
-        t = &ms_threads[cpu]
-        i = 0
-        while i < t.nr_active:
-            if t.active[i] == <void *>s:
-                t.nr_active -= 1
-                t.active[i] = t.active[t.nr_active]
-            else:
-                i += 1
 
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil:
     """Pages that are not waiting for their TYPESAFE_BY_RCU grace period
@@ -393,11 +349,11 @@ cdef long slab_objects_in_use(kmem_cache *s) noexcept nogil:
     return n
 
 cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil:
-    """__kmem_cache_shrink (mm/slub.c): 0 when the cache has no slab left,
-    1 otherwise.  What the model can do today: its empty slabs are already
-    discarded (no partial lists), and it does not flush_all() here (other
-    cpus' slabs are unfrozen by the kick after the kill; docs/DESIGN.md
-    section 11, rows 8 and 13)."""
+    """__kmem_cache_shrink (mm/slub.c): flush_all, then 0 when the cache has
+    no slab left, 1 otherwise.  The model keeps no partial lists (an empty
+    page that is not a cpu slab is discarded at once: docs/DESIGN.md
+    section 11), so there is nothing else to discard."""
+    flush_all(s)
     return 1 if slabs_in_use(s) else 0
 
 # ---------------------------------------------------------------------------
@@ -405,6 +361,15 @@ cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil:
 
 cdef ms_object *kmem_cache_alloc(kmem_cache *root, mem_cgroup **task_memcg) noexcept nogil:
     cdef kmem_cache *s = memcg_kmem_get_cache(root, task_memcg)
+    # Preemptible between slab_pre_alloc_hook and slab_alloc_node: a task
+    # holding a cache its memcg's offline deactivates can run after the
+    # deactivation's shrink and freeze a new page that nothing flushes.
+    ms_delay_if(DP_ALLOC_AFTER_GET, s != root and READ_ONCE_I(&s.deactivated))
+    return kmem_cache_alloc_from(s)
+
+cdef ms_object *kmem_cache_alloc_from(kmem_cache *s) noexcept nogil:
+    """The part of kmem_cache_alloc after memcg_kmem_get_cache: slab_alloc,
+    then memcg_kmem_put_cache."""
     cdef ms_object *obj = slab_alloc(s)
     memcg_kmem_put_cache(s)
     if obj != NULL:

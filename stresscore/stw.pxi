@@ -107,6 +107,7 @@ cdef void stw_park() noexcept nogil:
     """A safe point with a stop requested: wait here until it is over."""
     global stw_parked
     cdef long g
+    cpu_off()           # parked: a flush_all caller runs this CPU's IPIs
     pthread_mutex_lock(&stw_mutex)
     if stw_requested:
         g = stw_gen
@@ -118,10 +119,13 @@ cdef void stw_park() noexcept nogil:
         # next stop, which counts only threads that park for it.  A thread
         # still waking from this stop is not parked for the next one.
     pthread_mutex_unlock(&stw_mutex)
+    cpu_on()
 
 cdef inline void stw_poll() noexcept nogil:
+    """A safe point: park for a stop of the world, take this CPU's IPIs."""
     if READ_ONCE_L(&stw_requested):
         stw_park()
+    smp_poll()
 
 cdef void stw_safe_point() noexcept nogil:
     """stw_poll as a function: the hook flush_workqueue and rcu_barrier

@@ -94,7 +94,7 @@ cdef void kernfs_drain(kmem_cache *s) noexcept nogil:
     ts.tv_nsec = 20000
     lockdep_acquire(LC_KN_ACTIVE, "kernfs_drain")
     while READ_ONCE_L(&s.kn_active) != KN_DEACTIVATED_BIAS:
-        nanosleep(&ts, NULL)
+        cpu_nanosleep(&ts)
     lockdep_release(LC_KN_ACTIVE)
 
 cdef void sysfs_slab_unlink(kmem_cache *s) noexcept nogil:
@@ -264,3 +264,22 @@ cdef void sysfs_step(ms_thread *t) noexcept nogil:
         elif not s.is_root or s.root_index < sysfs_shrink_roots_below:
             shrink_store(s)
     kernfs_put_active(s)
+
+cdef void shrink_all_caches() noexcept nogil:
+    """`echo 1 > /sys/kernel/slab/*/shrink` for every cache, roots and
+    children (kmem_cache_shrink: flush_all and discard): the drain's way to
+    unpin what the pinned check found, through a path the kernel has."""
+    cdef ms_list *n
+    cdef ms_list *n2
+    cdef kmem_cache *r
+    ms_mutex_lock(&slab_mutex)
+    n = slab_root_caches.next
+    while n != &slab_root_caches:
+        r = <kmem_cache *>n.owner
+        __kmem_cache_shrink(r)
+        n2 = r.children.next
+        while n2 != &r.children:
+            __kmem_cache_shrink(<kmem_cache *>n2.owner)
+            n2 = n2.next
+        n = n.next
+    ms_mutex_unlock(&slab_mutex)

@@ -25,8 +25,8 @@ cdef void worker_free_held(ms_worker *w, long i) noexcept nogil:
     kmem_cache_free(o)
 
 cdef void worker_kick(ms_worker *w) noexcept nogil:
-    """Answer a kick: free what we hold of unloading roots, then flush our
-    slabs of killed and unloading caches (poll_kick)."""
+    """Answer a kick: free what we hold of unloading roots, then say so
+    (poll_kick)."""
     cdef long i = 0
     cdef kmem_cache *r
     while i < w.n_held:
@@ -91,6 +91,7 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
     while True:
         if READ_ONCE_L(&stw_requested):
             stw_park()
+        smp_poll()                      # flush_all's IPIs
         if READ_ONCE_I(&run_state) != RUN_RUNNING:
             break
         if READ_ONCE_L(&kick_gen) != t.kick_seen:
@@ -137,12 +138,14 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
     while READ_ONCE_L(&stopped_sending_count) < nr_workers:
         stw_poll()
         worker_receive(w)
-        nanosleep(&ts, NULL)
+        cpu_nanosleep(&ts)
     while w.n_held:
         worker_free_held(w, w.n_held - 1)
     while not mpsc_empty(&w.mailbox):
         worker_receive(w)
-    flush_cpu_slabs(True)
+    # no flush of this cpu's slabs: what they hold stays (the kernel keeps
+    # a cpu's slabs until an IPI flushes them); the drain's pinned check
+    # reports what a killed cache keeps that way
     # this cpu stops charging: its stock goes back as the dead-cpu
     # callback's drain_stock would return it (memcg_hotplug_cpu_dead)
     drain_local_stock()

@@ -136,7 +136,7 @@ cdef void flush_workqueue(int wq) noexcept nogil:
                 break
             if wq_wait_hook != NULL:
                 wq_wait_hook()          # a safe point: a stop of the world may park us here
-            nanosleep(&ts, NULL)
+            cpu_nanosleep(&ts)
     else:
         for c in range(n):
             while not b[c].done:

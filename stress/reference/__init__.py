@@ -35,10 +35,10 @@ from .model import Model, Worker
 from .percpu import BATCH, PercpuCounter, PercpuRef
 from .rcu import Work
 from .slab_common import BUILTIN_ROOTS, MAX_ROOTS, KmemCache
-from .slub import MAX_ACTIVE, PAGE_OBJS, CpuSlab, CpuState, SlabObject, SlabPage
+from .slub import PAGE_OBJS, CpuSlab, SlabObject, SlabPage
 
-__all__ = ["BATCH", "BUILTIN_ROOTS", "KMEM_ALLOCATED", "KMEM_NONE", "KMEM_ONLINE", "MAX_ACTIVE", "MAX_ROOTS",
+__all__ = ["BATCH", "BUILTIN_ROOTS", "KMEM_ALLOCATED", "KMEM_NONE", "KMEM_ONLINE", "MAX_ROOTS",
            "MEMCG_CACHES_MAX_SIZE", "MEMCG_CACHES_MIN_SIZE", "MEMCG_FREED", "MEMCG_OFFLINE", "MEMCG_ONLINE",
            "MEMCG_RELEASED", "NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE", "PAGE_COUNTER_MAX", "PAGE_OBJS",
-           "STATE_NAMES", "CpuSlab", "CpuState", "KmemCache", "MemCgroup", "Model", "PercpuCounter", "PercpuRef",
+           "STATE_NAMES", "CpuSlab", "KmemCache", "MemCgroup", "Model", "PercpuCounter", "PercpuRef",
            "SlabObject", "SlabPage", "Work", "Worker"]

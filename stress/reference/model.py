@@ -12,9 +12,9 @@ models what the snapshot shows exactly as the native model does it:
 - per-cpu memcg statistics batched like __mod_memcg_state (BATCH 32, a spill
   goes to the memcg and every ancestor), node statistics as percpu_counters;
 - slab pages like SLUB: a per-cpu frozen slab with a private freelist, a
-  remote free list any cpu pushes to, and an (inuse, frozen) word; the kick
-  generation each worker polls before an operation, and the per-cpu list of
-  caches with an active slab (its order decides the order of flushes);
+  remote free list any cpu pushes to, and an (inuse, frozen) word; flush_all
+  unfreezes each cpu's slab of a cache in cpu order (the native Model runs
+  its IPIs at once); nothing else flushes a cpu's slabs;
 - percpu_ref by its logical count: kill marks it dead, takes a reference for
   the switch to atomic mode and queues the switch as an RCU callback; only
   after the switch can a put release it;
@@ -44,7 +44,7 @@ from .memcontrol import (MEMCG_CACHES_MAX_SIZE, MEMCG_ONLINE, PAGE_COUNTER_MAX, 
 from .percpu import PercpuCounter, PercpuRefOps
 from .rcu import Rcu, Work
 from .slab_common import BUILTIN_ROOTS, MAX_ROOTS, KmemCache, SlabCommon
-from .slub import CpuState, Slub, _swap_remove
+from .slub import Slub, _swap_remove
 from .workqueue import WORKQUEUE_NAMES, Workqueue
 
 
@@ -95,10 +95,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.sysfs_deactivate_remove = sysfs_deactivate_remove   # the early remove at deactivation (sysfs.pxi)
         self.fix_root_drift = fix_root_drift     # memcg_uncharge_slab's root branch by the page's charge
         self.rcu_destroy_runs = 0
-        self.kick_gen = 0
         self.next_memcg_id = 0
         self.next_cache_id = 0
-        self.cpus = [CpuState() for _ in range(self.nr_cpus)]
         self.stock = [[None, 0, False] for _ in range(self.nr_cpus)]   # memcg_stock
         self.root_mem_cgroup = self.mem_cgroup_create(None)
         # _setup: the built-in roots, then the workers (each in the root memcg)
@@ -310,7 +308,6 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             wk = self._worker(w)
             while wk.mailbox:
                 self.worker_receive(wk)
-            self.flush_cpu_slabs(True)
             self.drain_local_stock()            # the worker stops
         self.cpu = self.sys_cpu
         for wk in self.wk:
@@ -329,6 +326,12 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             while self.roots[i] is not None:
                 self.kmem_cache_destroy_root(i)
         self.settle(1000)
+        # what the cpus' slabs keep is not flushed: counted, then shrunk
+        self.cpu = self.sys_cpu
+        pinned = self.pinned_check()
+        self.shrink_all_caches()
+        self.settle(1000)
+        return pinned
 
     def memcg_ids(self) -> list:
         return list(self.memcg_all)

@@ -138,13 +138,13 @@ class SlabCommon:
         self.kmemcg_cache_deactivate_after_rcu(s)
 
     def kmemcg_cache_deactivate_after_rcu(self, s: KmemCache) -> None:
-        """Shrink (and, when the model does the early remove, remove the
-        sysfs files of an empty cache), kill the cache's refcount and kick
-        every cpu to flush its slab."""
+        """Shrink (flush_all; and, when the model does the early remove,
+        remove the sysfs files of an empty cache), then kill the cache's
+        refcount."""
+        self.flush_all(s)
         if self.sysfs_deactivate_remove and not self.slabs_in_use(s):
             self.sysfs_slab_remove(s)
         self.percpu_ref_kill(s.refcnt)
-        self.kick_gen += 1
 
     def kmemcg_cache_shutdown(self, ref: PercpuRef) -> None:
         """Release of a child cache's refcount: queue its shutdown unless the
@@ -171,6 +171,7 @@ class SlabCommon:
         cache still has pages in use."""
         if s.shut_down:
             return 0
+        self.flush_all(s)               # __kmem_cache_shutdown
         if self.slabs_in_use(s):
             return -1
         s.shut_down = True
@@ -265,10 +266,8 @@ class SlabCommon:
         self.flush_workqueue("memcg_kmem_cache")  # their works (the kills), and pending creations, every CPU
         if s.children:
             self.rcu_barrier()      # the kills switch refcounts after a grace period
-        self.flush_all_cpu_slabs(s)
-        # shutdown_memcg_caches(): the active children, then the deactivated ones
-        for c in list(s.children):
-            self.flush_all_cpu_slabs(c)
+        # shutdown_memcg_caches(): the active children, then the deactivated
+        # ones (shutdown_cache flushes each first)
         arr = s.memcg_caches
         for i, c in enumerate(arr):
             if c is not None and self.shutdown_cache(c) == 0:
@@ -277,6 +276,7 @@ class SlabCommon:
         for c in list(s.children):
             if self.shutdown_cache(c) != 0:
                 busy = True
+        self.flush_all(s)           # the root's __kmem_cache_shutdown
         if self.slabs_in_use(s):
             busy = True
         if busy:
@@ -285,11 +285,13 @@ class SlabCommon:
         self.roots[index] = None
         self.sysfs_slab_remove(s)       # shutdown_cache of the root: __kmem_cache_shutdown, then kobject_del
         s.in_sysfs = False
-        # the root's memcg_caches array goes a grace period later, and so
-        # does a TYPESAFE_BY_RCU root, after its pending page frees
+        # the root's memcg_caches array goes a grace period later; a
+        # TYPESAFE_BY_RCU root waits for rcu_barrier() in the destroy work
         self.call_rcu("free_memcg_cache_array_rcu", lambda: None)
         if s.typesafe:
-            self.call_rcu("root_cache_release_rcu", lambda: self.kobject_put(s))
+            s.release_batch = 0
+            self.caches_releasing.append(s)
+            self.schedule_work("slab_caches_to_rcu_destroy_workfn", self.slab_caches_to_rcu_destroy_workfn)
         else:
             self.kobject_put(s)
         return 0

@@ -1,9 +1,9 @@
 """mm/slub.c: slab pages of a cache, like SLUB: a per-cpu frozen slab with
 a private freelist, a remote free list any cpu pushes to, an (inuse,
-frozen) word, and the per-cpu list of caches with an active slab."""
+frozen) word; flush_all, the pinned check and the drain's shrink."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from .memcontrol import NR_SLAB_RECLAIMABLE, NR_SLAB_UNRECLAIMABLE
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from .slab_common import KmemCache
 
 PAGE_OBJS = 64                  # most objects per slab page
-MAX_ACTIVE = 128                # caches in which one cpu may hold an active slab
 
 
 @dataclass(eq=False)
@@ -41,13 +40,6 @@ class SlabObject:
 
 
 
-@dataclass(eq=False)
-class CpuState:
-    """Per-cpu state of the slab allocator's flushing (ms_thread)."""
-    active: list = field(default_factory=list)   # caches where this cpu (had) a slab
-    kick_seen: int = 0
-
-
 def _swap_remove(lst: list, i: int):
     """Remove lst[i] by moving the last element there (the native arrays)."""
     x = lst[i]
@@ -60,19 +52,13 @@ def _swap_remove(lst: list, i: int):
 class Slub:
     """The slub.c part of the Model."""
 
-    def flush_all_cpu_slabs(self, s: KmemCache) -> None:
-        """Unfreeze every cpu's slab of s (no cpu uses it any more)."""
+    def flush_all(self, s: KmemCache) -> None:
+        """flush_all: unfreeze each cpu's slab of s, in cpu order (the
+        native Model runs the IPIs at once, in that order)."""
         for cpu in range(self.nr_cpus):
             slot = s.cpu_slab[cpu]
             if slot.page is not None:
                 self.deactivate_slab(s, slot)
-            active = self.cpus[cpu].active
-            i = 0
-            while i < len(active):
-                if active[i] is s:
-                    _swap_remove(active, i)
-                else:
-                    i += 1
 
     # =======================================================================
     # Slab pages (SLUB-like)
@@ -123,18 +109,6 @@ class Slub:
         if page.inuse == 0:
             self.discard_slab(page)
 
-    def note_active(self, s: KmemCache) -> None:
-        active = self.cpus[self.cpu].active
-        if s in active:
-            return
-        if len(active) < MAX_ACTIVE:
-            active.append(s)
-        else:
-            # full: give up the oldest slab, so every frozen page stays tracked
-            victim = active[0]
-            self.deactivate_slab(victim, victim.cpu_slab[self.cpu])
-            active[0] = s
-
     def slab_alloc(self, s: KmemCache) -> Optional[SlabObject]:
         slot = s.cpu_slab[self.cpu]
         if slot.free:                           # fast path: the private freelist
@@ -156,7 +130,6 @@ class Slub:
         page.frozen = True
         slot.page = page
         slot.free = s.objects - 1
-        self.note_active(s)
         return SlabObject(page)
 
     def slab_free(self, obj: SlabObject) -> None:
@@ -170,30 +143,35 @@ class Slub:
         if page.inuse == 0 and not page.frozen:
             self.discard_slab(page)
 
-    def flush_cpu_slabs(self, all_caches: bool) -> None:
-        """This cpu's answer to a kick: unfreeze its slabs of killed caches
-        (of every cache when all_caches)."""
-        active = self.cpus[self.cpu].active
-        i = 0
-        while i < len(active):
-            s = active[i]
-            if all_caches:
-                flush = True
-            elif s.is_root:
-                flush = False                   # "unloading": engine-only
-            else:
-                flush = s.refcnt.dead
-            if flush:
-                self.deactivate_slab(s, s.cpu_slab[self.cpu])
-                _swap_remove(active, i)
-            else:
-                i += 1
-
     def poll_kick(self) -> None:
-        t = self.cpus[self.cpu]
-        if self.kick_gen != t.kick_seen:
-            t.kick_seen = self.kick_gen
-            self.flush_cpu_slabs(False)
+        """The engine's unloading kick is engine-only: nothing to answer."""
+
+    def pinned_check(self) -> dict:
+        """Killed caches whose every page is an empty cpu slab (the native
+        pinned_check), and the memcgs not freed."""
+        caches = pages = 0
+        for r in self.slab_root_caches:
+            for c in r.children:
+                if c.shut_down or not c.refcnt.dead:
+                    continue
+                live = [p for p in c.pages if not p.rcu_pending]
+                if live and all(p.frozen and self._allocated(c, p) == 0 for p in live):
+                    caches += 1
+                    pages += len(live)
+        return {"caches": caches, "pages": pages, "memcgs": len(self.memcg_all) - 1}
+
+    def _allocated(self, s: KmemCache, page: SlabPage) -> int:
+        for slot in s.cpu_slab:
+            if slot.page is page:
+                return page.inuse - slot.free
+        return page.inuse
+
+    def shrink_all_caches(self) -> None:
+        """A shrink of every cache, roots and children (kmem_cache_shrink)."""
+        for r in list(self.slab_root_caches):
+            self.flush_all(r)
+            for c in list(r.children):
+                self.flush_all(c)
 
     def kmem_cache_alloc(self, root: KmemCache, worker: Worker) -> Optional[SlabObject]:
         s = self.memcg_kmem_get_cache(root, worker.memcg)

@@ -367,3 +367,54 @@ def test_destroy_with_objects_names_the_cache_that_holds_them(mode):
     assert "child cache" in msg and f"root {i}," in msg, msg
     assert f"memcg {mid}" in msg, msg
     assert "holds 1 slab pages, 1 objects in use" in msg, msg
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_allocation_preempted_across_the_shrink_pins_its_cache(mode):
+    """5.3/5.4: an allocation that took a child cache before its memcg's
+    offline and goes on after the deactivation's shrink (flush_all) freezes
+    a new page on its cpu.  Once its object is freed, that empty cpu slab is
+    all the killed cache has: nobody allocates from the cache again, so
+    nothing flushes it, and the page's references keep the cache (and, in
+    legacy mode, the memcg it pins).  The drain's pinned check counts it;
+    the drain's shrink (a sysfs `shrink` write) then frees it and the end
+    checks hold."""
+    m = Native(workers=2, mode=mode)
+    mid = m.mkdir(0)
+    m.migrate(0, mid)
+    assert m.alloc(0, DENTRY)           # from the root: queues the child's creation
+    m.settle()
+    m.free(0, 0)
+    assert m.alloc_preempted(0, DENTRY)     # took the child cache, preempted
+    m.migrate(0, 0)                     # the task moves on, the cgroup goes
+    assert m.rmdir(mid)
+    m.settle()                          # offline, grace period, shrink, kill
+    assert m.alloc_resume(0)            # a new page of the killed cache
+    m.free(0, 0)
+    m.settle()
+    snap = m.snapshot()
+    killed = [c for c in snap["caches"].values() if c["dying"] and c["pages"]]
+    assert killed, snap["caches"]
+    assert m.check() == []
+    pinned = m.drain()
+    assert pinned == {"caches": 1, "pages": 1, "memcgs": 1 if mode == "legacy" else 0}, pinned
+    assert m.check(final=True) == []
+
+
+def test_a_cache_emptied_before_the_shrink_is_not_pinned():
+    """The same steps without the preemption: the object's page is the cpu
+    slab the shrink flushes, so the cache goes at its last free."""
+    m = Native(workers=2, mode="reparent")
+    mid = m.mkdir(0)
+    m.migrate(0, mid)
+    assert m.alloc(0, DENTRY)
+    m.settle()
+    m.free(0, 0)
+    assert m.alloc(0, DENTRY)           # from the child cache
+    m.migrate(0, 0)
+    assert m.rmdir(mid)
+    m.settle()
+    m.free(0, 0)
+    m.settle()
+    assert m.drain() == {"caches": 0, "pages": 0, "memcgs": 0}
+    assert m.check(final=True) == []
