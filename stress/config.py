@@ -26,7 +26,8 @@ from stresscore import _core
 
 MODES = ("reparent", "legacy")
 DELAY_POINTS = tuple(_core.DELAY_POINTS)
-MAX_WORKERS = _core.MAX_CPUS - 9          # + controller, 2 kworkers, 2 RCU callback threads, module, active_memcg, cgroup and sysfs actors (defaults)
+MAX_WORKERS = _core.MAX_CPUS - 11         # + controller, 4 kworkers, 2 RCU callback threads, module, active_memcg, cgroup and sysfs actors (defaults)
+LONG_LIVED_MAX = _core.LONG_LIVED_MAX
 MUTANTS_ALL = tuple(_core.MUTANT_IDS)
 MAX_DURATION_S = 7 * 86400               # the longest running phase
 MAX_SEED = 2**64                         # seeds are 0 to 2**64-1
@@ -102,12 +103,14 @@ class Config:
     max_memcgs: int = 16
     max_depth: int = 3
     max_held: int = 4096                 # objects one worker holds at most
+    long_lived: int = 1024               # objects a worker keeps long (they outlive their cgroup), 0: none
+    long_lived_ppm: int = 2000           # of allocations, per million: kept in the long-lived set
     alloc_pct: int = 50
     send_pct: int = 10
     controller: bool = True
     controller_interval_us: int = 200
     controller_weights: tuple[int, int, int, int, int] = (20, 20, 40, 6, 4)  # mkdir rmdir migrate module limit
-    kworkers: int = 2                    # kworker threads serving the per-CPU workqueues
+    kworkers: int = 4                    # kworker threads serving the per-CPU workqueues
     rcu_threads: int = 2                 # RCU callback threads serving the per-CPU callback lists
     module_actor: bool = True            # module caches in their own thread (else the controller's "module" weight)
     module_interval_us: int = 1000       # module actor pacing
@@ -158,6 +161,7 @@ class Config:
         if self.seed is not None and (not isinstance(self.seed, int) or not 0 <= self.seed < MAX_SEED):
             bad("seed", f"must be a whole number from 0 to 2**64-1, got {self.seed!r}")
         for name, lo, hi in (("max_memcgs", 0, 255), ("max_depth", 1, 64), ("max_held", 1, 50_000_000),
+                             ("long_lived", 0, LONG_LIVED_MAX), ("long_lived_ppm", 0, 1_000_000),
                              ("alloc_pct", 0, 100), ("send_pct", 0, 100),
                              ("controller_interval_us", 0, 10_000_000), ("kworkers", 1, 8),
                              ("rcu_threads", 1, 8), ("module_interval_us", 0, 10_000_000),
@@ -234,6 +238,8 @@ class Config:
             "max_memcgs": self.max_memcgs,
             "max_depth": self.max_depth,
             "max_held": self.max_held,
+            "long_lived": self.long_lived,
+            "long_lived_ppm": self.long_lived_ppm,
             "alloc_pct": self.alloc_pct,
             "send_pct": self.send_pct,
             "controller": self.controller,
@@ -354,7 +360,7 @@ FILE_ONLY = {"preset", "out", "output", "quiet", "keep_going", "no_delays", "del
 ALIASES = {"max_cgroups": "max_memcgs", "output": "out"}
 DURATION_KEYS = ("duration", "checkpoint_interval", "stat_interval")
 #: soak options that are whole numbers, named as the fields
-NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "alloc_pct", "send_pct", "controller_interval_us",
+NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "long_lived", "long_lived_ppm", "alloc_pct", "send_pct", "controller_interval_us",
                   "kworkers", "rcu_threads", "module_interval_us", "active_memcg_interval_us",
                   "cgroup_interval_us", "sysfs_interval_us")
 #: soak switches --no-<actor> (Config field: the actor runs)

@@ -410,13 +410,15 @@ cdef long run_checkers(bint final, bint full) noexcept nogil:
         if full:
             for v in range(w.n_held):
                 held_total += count_object(w.held[v], checker_epoch)
+            for v in range(w.n_keep):
+                held_total += count_object(w.keep[v], checker_epoch)
             q = w.mailbox.tail
             while q != NULL:
                 if q != &w.mailbox.stub:
                     held_total += count_object(<ms_object *>q, checker_epoch)
                 q = q.next
         else:
-            held_total += w.n_held
+            held_total += w.n_held + w.n_keep
             for v in range(nr_workers):     # in flight to w: sent by v, not yet received
                 held_total += workers[v].sent_to[i] - w.recv_from[v]
     # creation works hold a css reference on their memcg (every CPU's pool)

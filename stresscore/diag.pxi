@@ -452,6 +452,7 @@ cdef enum:
     G_PINNED_MEMCGS             # drain: memcgs not freed when the pinned check ran
     G_SMP_CALLS                 # flush_all IPIs queued to another CPU
     G_SMP_SERVED_OFF            # of them, run by the caller for a CPU that was off
+    G_CACHE_KILLED_PAGES        # child caches killed with slab pages left (objects outlive the cgroup)
     G_NR
 cdef long gstats[G_NR]
 
@@ -459,7 +460,7 @@ G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
            "memcgs_freed", "array_grows", "roots_destroyed", "stock_drains_queued",
            "stock_drains_skipped", "pinned_caches", "pinned_pages", "pinned_memcgs",
-           "ipis", "ipis_run_for_off_cpus"]
+           "ipis", "ipis_run_for_off_cpus", "caches_killed_with_pages"]
 
 # ---------------------------------------------------------------------------
 # The selected mutant (rcutorture's "busted" ops): at most one deliberate

@@ -307,6 +307,8 @@ cdef class Model:
             self._worker(w)
             while workers[w].n_held:
                 worker_free_held(&workers[w], workers[w].n_held - 1)
+            while workers[w].n_keep:
+                worker_free_keep(&workers[w], workers[w].n_keep - 1)
         for w in range(self.workers):
             self._worker(w)
             while not mpsc_empty(&workers[w].mailbox):

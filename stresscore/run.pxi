@@ -235,9 +235,11 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
     if workers != NULL:
         for i in range(nr_workers):
             free(workers[i].held)
+            free(workers[i].keep)
         free(workers)
         workers = NULL
     nr_workers = n_workers
+    cfg.long_lived = 0          # engine_setup sets it; a Model keeps no long-lived set
     if n_workers:
         workers = <ms_worker *>aligned_alloc(64, sizeof(ms_worker) * n_workers)
         memset(workers, 0, sizeof(ms_worker) * n_workers)
@@ -246,7 +248,8 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
         workers[i].memcg = root_mem_cgroup
         css_get(root_mem_cgroup)
         workers[i].held = <ms_object **>malloc(sizeof(ms_object *) * (max_held + 1))
-        if workers[i].held == NULL:
+        workers[i].keep = <ms_object **>malloc(sizeof(ms_object *) * MS_LONG_LIVED_MAX)
+        if workers[i].held == NULL or workers[i].keep == NULL:
             raise MemoryError("worker object table")
         mpsc_init(&workers[i].mailbox)
     for i in range(n_workers + extra_cpus):
@@ -283,6 +286,7 @@ INVARIANTS = list(V_NAMES)
 COUNTER_NAMES = list(CNT_NAMES)
 GLOBAL_COUNTER_NAMES = list(G_NAMES)
 MAX_CPUS = MS_MAX_CPUS
+LONG_LIVED_MAX = MS_LONG_LIVED_MAX
 
 
 ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup", "sysfs")
@@ -352,6 +356,8 @@ def engine_setup(dict c):
     cfg.max_held = c["max_held"]
     cfg.alloc_pct = c["alloc_pct"]
     cfg.send_pct = c["send_pct"]
+    cfg.long_lived = min(<long>c.get("long_lived", 0), <long>MS_LONG_LIVED_MAX)
+    cfg.long_lived_thresh = <unsigned int>(min(1000000, c.get("long_lived_ppm", 0)) * 1048576 // 1000000)
     cfg.ctl_interval_ns = c["controller_interval_us"] * 1000
     cfg.w_mkdir, cfg.w_rmdir, cfg.w_migrate, cfg.w_module, cfg.w_limit = c["controller_weights"]
     cfg.checkpoint_ns = int(c["checkpoint_interval"] * 1e9)
@@ -549,7 +555,7 @@ def live_stats():
         threads.append(d)
     if workers != NULL:
         for i in range(nr_workers):
-            held += READ_ONCE_L(&workers[i].n_held)
+            held += READ_ONCE_L(&workers[i].n_held) + READ_ONCE_L(&workers[i].n_keep)
             for c in range(nr_workers):
                 in_flight += READ_ONCE_L(&workers[i].sent_to[c]) - READ_ONCE_L(&workers[c].recv_from[i])
     with nogil:

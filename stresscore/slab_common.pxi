@@ -252,6 +252,8 @@ cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
     ms_delay(DP_CACHE_KILL)
     fr_record(EV_CACHE_KILL, s.id, 0)
     atomic_add_L(&gstats[G_CACHE_KILLED], 1)
+    if left:
+        atomic_add_L(&gstats[G_CACHE_KILLED_PAGES], 1)
     percpu_ref_kill(&s.refcnt)
 
 cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:

@@ -137,6 +137,13 @@ cdef void cpu_leave() noexcept nogil:
     c.went_off = 0
     smp_store_release_I(&c.state, CPU_OFF)
 
+cdef void cpu_nanosleep(timespec *ts) noexcept nogil:
+    """nanosleep for a thread of the run: its CPU is off while it sleeps,
+    so a flush_all caller does not wait for it to wake."""
+    cpu_off()
+    nanosleep(ts, NULL)
+    cpu_on()
+
 cdef int on_each_cpu_mask(int *cpus, int n, smp_call_func_t func, void *info) noexcept nogil:
     """Run func(cpu, info) on each CPU of cpus[0..n) and wait for all of them
     (smp_call_function_many with wait, plus the local call).  The caller
@@ -149,6 +156,9 @@ cdef int on_each_cpu_mask(int *cpus, int n, smp_call_func_t func, void *info) no
     cdef int i, cpu, left, spins = 0
     cdef smp_cpu *tc
     cdef unsigned long long t0 = 0, now
+    cdef timespec nap
+    nap.tv_sec = 0
+    nap.tv_nsec = 10000
     for i in range(n):
         cpu = cpus[i]
         csd[i].func = func
@@ -182,7 +192,10 @@ cdef int on_each_cpu_mask(int *cpus, int n, smp_call_func_t func, void *info) no
         if spins & 63:
             cpu_relax()
             continue
-        sched_yield()
+        # After 64 spins, nap (our CPU off, so a caller that waits on us
+        # serves our queue): with more threads than cores, a waiter that
+        # only yields keeps the CPU it waits for from its safe point.
+        cpu_nanosleep(&nap)
         now = ms_now_ns()
         if t0 == 0:
             t0 = now
@@ -197,9 +210,3 @@ cdef int on_each_cpu_mask(int *cpus, int n, smp_call_func_t func, void *info) no
                     break
             t0 = now
 
-cdef void cpu_nanosleep(timespec *ts) noexcept nogil:
-    """nanosleep for a thread of the run: its CPU is off while it sleeps,
-    so a flush_all caller does not wait for it to wake."""
-    cpu_off()
-    nanosleep(ts, NULL)
-    cpu_on()

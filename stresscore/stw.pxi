@@ -27,6 +27,9 @@ cdef enum:
     RUN_DRAINING = 2            # workers free everything and leave
     RUN_DONE = 3                # the controller finished the drain and the final checks
 
+cdef enum:
+    MS_LONG_LIVED_MAX = 16384   # a worker's long-lived set at most
+
 # ---------------------------------------------------------------------------
 # Configuration of a run (written by Python before the threads start,
 # read-only while they run).
@@ -37,6 +40,8 @@ cdef struct run_config:
     long max_held               # objects a worker holds at most
     int alloc_pct               # of worker ops: allocate (when below max_held)
     int send_pct                # of worker ops: hand an object to another worker
+    long long_lived             # a worker's long-lived set: capacity (0: none)
+    unsigned int long_lived_thresh  # of 2**20: allocations that go into it
     long ctl_interval_ns        # controller pacing
     int w_mkdir
     int w_rmdir
@@ -63,6 +68,8 @@ cdef struct ms_worker:
     mem_cgroup *memcg           # the task's memcg: WRITE_ONCE by the controller, READ_ONCE under RCU by the worker
     ms_object **held            # owner only
     long n_held                 # owner only (read by checkpoints)
+    ms_object **keep            # owner only: the long-lived set (objects that outlive their cgroup)
+    long n_keep                 # owner only (read by checkpoints)
     long live_by_root[MAX_ROOTS]   # owner: allocations minus frees per root index
     long sent_to[64]            # owner: objects handed to each worker
     int blocked[64]             # owner: sends to that worker held back for this many tries

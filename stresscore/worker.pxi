@@ -4,6 +4,15 @@
 # (kmem_cache_alloc picks its memcg's child cache), frees, and hands objects
 # to other workers through their lock-free mailboxes; it answers kicks
 # (poll_kick) and parks at stop-the-world safe points.
+#
+# Besides the objects it holds (`held`, a short life: a random one is freed
+# at every free op), a worker keeps a long-lived set (`keep`): a small share
+# of its allocations (cfg.long_lived_thresh of 2**20) go there and stay
+# until a later one evicts them, long enough to outlive the cgroup they were
+# charged to, as a dentry outlives the task that made it.  Their frees land
+# in reparented caches (5.4) or in the dead memcg's caches (legacy), and
+# their pages keep killed caches alive, which is what the protocol's
+# deactivation, reparenting and release paths exist for.
 
 cdef enum:
     PICK = 100                  # root pick table size
@@ -17,26 +26,37 @@ cdef inline kmem_cache *pick_root(ms_rng *rng) noexcept nogil:
         s = <kmem_cache *>READ_ONCE_P(<void **>&roots[0])
     return s
 
-cdef void worker_free_held(ms_worker *w, long i) noexcept nogil:
-    cdef ms_object *o = w.held[i]
-    w.n_held -= 1
-    w.held[i] = w.held[w.n_held]
+cdef inline void worker_free_slot(ms_worker *w, ms_object **set, long *n, long i) noexcept nogil:
+    """Free set[i] of one of the worker's sets (held or long-lived)."""
+    cdef ms_object *o = set[i]
+    n[0] -= 1
+    set[i] = set[n[0]]
     w.live_by_root[o.page.cache.root_index] -= 1
     kmem_cache_free(o)
 
-cdef void worker_kick(ms_worker *w) noexcept nogil:
-    """Answer a kick: free what we hold of unloading roots, then say so
-    (poll_kick)."""
+cdef void worker_free_held(ms_worker *w, long i) noexcept nogil:
+    worker_free_slot(w, w.held, &w.n_held, i)
+
+cdef void worker_free_keep(ms_worker *w, long i) noexcept nogil:
+    worker_free_slot(w, w.keep, &w.n_keep, i)
+
+cdef void free_of_unloading_roots(ms_worker *w, ms_object **set, long *n) noexcept nogil:
     cdef long i = 0
     cdef kmem_cache *r
-    while i < w.n_held:
-        r = w.held[i].page.cache
+    while i < n[0]:
+        r = set[i].page.cache
         if not r.is_root:
             r = r.root
         if READ_ONCE_I(&r.unloading):
-            worker_free_held(w, i)
+            worker_free_slot(w, set, n, i)
         else:
             i += 1
+
+cdef void worker_kick(ms_worker *w) noexcept nogil:
+    """Answer a kick: free what we hold of unloading roots, in both sets,
+    then say so (poll_kick)."""
+    free_of_unloading_roots(w, w.held, &w.n_held)
+    free_of_unloading_roots(w, w.keep, &w.n_keep)
     poll_kick()
 
 cdef enum:
@@ -69,6 +89,16 @@ cdef bint worker_alloc(ms_worker *w, kmem_cache *root) noexcept nogil:
     w.n_held += 1
     w.live_by_root[root.root_index] += 1
     return True
+
+cdef void worker_keep(ms_worker *w, unsigned long long r) noexcept nogil:
+    """Move the object just allocated (held's last) into the long-lived set;
+    when the set is full, a random member leaves it first (freed)."""
+    cdef ms_object *o = w.held[w.n_held - 1]
+    w.n_held -= 1
+    if w.n_keep >= cfg.long_lived:
+        worker_free_keep(w, <long>(r % <unsigned long long>w.n_keep))
+    w.keep[w.n_keep] = o
+    w.n_keep += 1
 
 cdef void worker_send(ms_worker *w, long i, int to) noexcept nogil:
     """Hand held[i] to worker `to` (a dentry used by another application)."""
@@ -106,7 +136,9 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
         op = <unsigned int>(r % 100)
         r >>= 8
         if w.n_held == 0 or (op < <unsigned int>cfg.alloc_pct and w.n_held < cfg.max_held):
-            worker_alloc(w, pick_root(&t.rng))
+            if worker_alloc(w, pick_root(&t.rng)) and \
+                    <unsigned int>((r >> 32) & 0xFFFFF) < cfg.long_lived_thresh and cfg.long_lived:
+                worker_keep(w, ms_rng_next(&t.rng))
         elif op < <unsigned int>cfg.alloc_pct:
             worker_free_held(w, <long>(r % <unsigned long long>w.n_held))   # full: make room
         elif op < <unsigned int>(cfg.alloc_pct + cfg.send_pct) and nr_workers > 1:
@@ -141,6 +173,8 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
         cpu_nanosleep(&ts)
     while w.n_held:
         worker_free_held(w, w.n_held - 1)
+    while w.n_keep:
+        worker_free_keep(w, w.n_keep - 1)
     while not mpsc_empty(&w.mailbox):
         worker_receive(w)
     # no flush of this cpu's slabs: what they hold stays (the kernel keeps

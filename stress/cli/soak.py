@@ -19,7 +19,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from ..config import MAX_WORKERS, MODES, PRESETS, Config, ConfigError, one_line, resolve_layers
+from ..config import LONG_LIVED_MAX, MAX_WORKERS, MODES, PRESETS, Config, ConfigError, one_line, resolve_layers
 from ..runfolder import RunFolder, config_object, summary_for, total_violations
 from .common import EXIT_CLEAN, EXIT_INTERRUPTED, EXIT_VIOLATION, JSON_HELP, JsonOutput, check_output_file
 from ..words import count_by_invariant, new_table
@@ -66,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-depth", metavar="N", help="cgroup tree depth, 1 to 64 (default 3)")
     g.add_argument("--max-held", metavar="N",
                    help="objects one worker holds at most, 1 to 50000000 (default 4096)")
+    g.add_argument("--long-lived", metavar="N",
+                   help=f"objects one worker keeps long, so they outlive the cgroup they were charged to and are "
+                        f"freed into reparented or dead caches, 0 to {LONG_LIVED_MAX} (default 1024)")
+    g.add_argument("--long-lived-ppm", metavar="PPM",
+                   help="of a worker's allocations, per million, those it keeps long, 0 to 1000000 (default 2000)")
     g.add_argument("--alloc-pct", metavar="PCT",
                    help="percent of worker operations that allocate, 0 to 100 (default 50)")
     g.add_argument("--send-pct", metavar="PCT",

@@ -168,7 +168,7 @@ def test_violation_report_carries_everything():
     assert v["invariant"] == "stats"
     assert "memcg" in v["message"] and "stat[" in v["message"]
     fr = v["flight_recorder"]
-    assert len(fr) == len(r.threads) == 2 + 1 + 2 + 2 + 4   # workers, controller, kworkers, RCU, cgroup, module, active_memcg and sysfs actors
+    assert len(fr) == len(r.threads) == 2 + 1 + 4 + 2 + 4   # workers, controller, kworkers, RCU, cgroup, module, active_memcg and sysfs actors
     events = [e for thread in fr for e in thread]
     assert events and all(len(thread) <= 64 for thread in fr)
     assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
@@ -222,6 +222,24 @@ def test_correct_model_runs_clean(mode):
         assert st["global"]["reparented"] == 0
     # the drain removed every cgroup and cache
     assert st["memcgs_online"] == 0 and st["memcgs_dying"] == 0 and st["child_caches"] == 0
+
+
+@pytest.mark.parametrize("mode", ["reparent", "legacy"])
+def test_long_lived_objects_outlive_their_cgroup(mode):
+    """With the long-lived set (the default), objects outlive the cgroup
+    they were charged to: caches are killed with slab pages left, and the
+    run stays clean, the drain freeing the set.  Without it, a killed cache
+    with pages is rare."""
+    on = run(Config(duration=2, workers=2, mode=mode, seed=5, stat_interval=0))
+    assert on.verdict == "clean", on.violations[:3]
+    off = run(Config(duration=2, workers=2, mode=mode, seed=5, stat_interval=0, long_lived=0))
+    assert off.verdict == "clean", off.violations[:3]
+    g_on, g_off = on.stats["global"], off.stats["global"]
+    assert g_on["caches_killed"] > 0 and g_off["caches_killed"] > 0
+    share_on = g_on["caches_killed_with_pages"] / g_on["caches_killed"]
+    share_off = g_off["caches_killed_with_pages"] / g_off["caches_killed"]
+    assert share_on > 0.1 and share_on > 2 * share_off, (share_on, share_off)
+    assert on.stats["child_caches"] == 0 and on.stats["memcgs_dying"] == 0
 
 
 def test_timeline_stays_bounded_over_a_long_run(monkeypatch):
@@ -307,7 +325,7 @@ def test_threads_by_role_and_actors_configurable():
     from stress.runfolder import threads_by_role
     by_role = threads_by_role(r.stats)
     assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs"}
-    assert len(by_role["workqueue"]) == 2 and len(by_role["rcu"]) == 2
+    assert len(by_role["workqueue"]) == Config().kworkers and len(by_role["rcu"]) == Config().rcu_threads
     for role, rows in by_role.items():
         assert all(row.get("ops", 0) > 0 for row in rows), role
 

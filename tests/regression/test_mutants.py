@@ -24,20 +24,7 @@ SLOW = {# a module unload must race a cgroup offline inside the deactivation's
         # the sysfs actor one seed of 10 s escaped twice in full -n 2 suites
         "create-after-offline": (3, 10.0)}
 
-# Expected (a real bug in the kernel) but not reached by the current
-# workload: docs/DESIGN.md, "Mutants under the per-CPU queues and the
-# actors".  Each stays in the matrix; the test runs it and does not fail.
-NOT_REACHED = {
-    "cache-put-before-uncharge":
-        "the put must free the cache's last page after its kill; with flush_all "
-        "as in 5.4 (shrink, then kill) nearly every killed cache is empty at its kill",
-    "sysfs-unlink-late":
-        "a sysfs reader must hold a killed cache's file across its release; killed "
-        "caches now live one grace period (empty at their kill), too short for the reader",
-}
-
-DETECTABLE = [pytest.param(m.name, marks=pytest.mark.xfail(reason=NOT_REACHED[m.name], strict=False))
-              if m.name in NOT_REACHED else m.name for m in MUTANTS if m.expected]
+DETECTABLE = [m.name for m in MUTANTS if m.expected]
 NOT_EXPECTED = [m.name for m in MUTANTS if not m.expected]
 
 
@@ -55,7 +42,7 @@ def test_table_is_complete():
 
 @pytest.mark.parametrize("name", DETECTABLE)
 def test_mutant_is_caught(name):
-    seeds, budget = (1, BUDGET) if name in NOT_REACHED else SLOW.get(name, (1, BUDGET))
+    seeds, budget = SLOW.get(name, (1, BUDGET))
     runs = []
     for seed in range(1, seeds + 1):
         r = detect(name, seed, budget)
