@@ -89,6 +89,8 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "objects_in_flight": stats["objects_in_flight"],
         "root_memory": stats["root_memory"],       # the root's page counter (pages)
         "stock_pages": stats["stock_pages"],       # precharged pages in every cpu's memcg_stock
+        "partial_pages": stats["partial_pages"],   # pages on the caches' node partial lists
+        "cpu_partial_pages": stats["cpu_partial_pages"],   # pages on the cpu partial lists (as slabs_cpu_partial reads them)
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }

@@ -163,7 +163,11 @@ cdef struct kmem_cache:
     ms_spinlock list_lock
     ms_list pages               # list_lock: every live page, RCU-pending ones included
     long nr_pages               # list_lock
-    long *cpu_slab              # per cpu: [0] active page, [1] freelist, [2] free count; own cpu only
+    long *cpu_slab              # per cpu: [0] active page, [1] freelist, [2] free count, [3] partial (ms_page *); own cpu only
+    ms_list partial             # list_lock: the node's partial list (kmem_cache_node.partial; one node)
+    long nr_partial             # list_lock
+    long min_partial            # WRITE_ONCE: empty slabs the node list keeps (set_min_partial; 0 once deactivated)
+    int cpu_partial             # WRITE_ONCE: free objects a cpu's partial list holds (set_cpu_partial; 0 once deactivated)
     long ck_on_list             # checker scratch (world stopped)
     # ---- sysfs (/sys/kernel/slab/<cache>, mm/slub.c) ----
     long kobj_ref               # atomic: the kobject's reference count; its release frees the cache
@@ -190,6 +194,11 @@ cdef struct ms_page:
     ms_object *free_remote      # lock-free LIFO: any thread pushes (cmpxchg), the owner takes all (xchg)
     int rcu_pending             # list_lock: freed, waiting for a grace period
     ms_list node                # on cache->pages: list_lock
+    ms_list lru                 # on cache->partial (page->slab_list): list_lock
+    int on_partial              # list_lock: on the node's partial list
+    ms_page *next               # the cpu partial list (page->next): its cpu only
+    long pobjects               # cpu partial list head: free objects on the list (approximate, as in SLUB)
+    long pages                  # cpu partial list head: pages on the list
     ms_page *pool_next          # per-thread page pool
     long ck_free                # checker scratch: objects on the freezing cpu's freelist...
     long ck_epoch               # ...valid when this equals the checker's epoch
@@ -218,6 +227,8 @@ cdef void flush_all(kmem_cache *s) noexcept nogil                        # [slub
 cdef long slabs_in_use(kmem_cache *s) noexcept nogil                     # [slub] __kmem_cache_shutdown's test, from shutdown_cache
 cdef long slab_objects_in_use(kmem_cache *s) noexcept nogil              # [slub] list_slab_objects' count, from report_busy_cache
 cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil               # [slub] from kmemcg_cache_deactivate_after_rcu
+cdef void free_partial(kmem_cache *s) noexcept nogil                     # [slub] __kmem_cache_shutdown's, from shutdown_cache and kmem_cache_destroy
+cdef void kmem_cache_open_partial(kmem_cache *s) noexcept nogil          # [slub] kmem_cache_open's min_partial and cpu_partial, from cache creation
 
 # slab_common -> sysfs (mm/slub.c's sysfs part)
 cdef bint sysfs_remove_at_deactivation() noexcept nogil                  # [sysfs] the early sysfs_slab_remove of deactivation runs

@@ -107,6 +107,7 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     cdef mem_cgroup *a
     cdef char buf[VMSG]
     cdef char cb[160]
+    check_slub_lists(s)
     # frozen pages: the objects on their cpu's private freelist (one pass
     # over the cpu slots, tagged with the epoch, instead of a reset pass);
     # a full check walks each freelist and verifies its count

@@ -430,6 +430,7 @@ cdef class Model:
                 "array_size": s.memcg_caches.size, "entries": entries,
                 "children": kids, "pages": _page_list(s),
                 "cpu_free": [per_cpu_ptr_L(s.cpu_slab, cpu)[2] for cpu in range(ms_nr_cpu_ids)],
+                "partial": _partial_lists(s),
             }
             n = s.children.next
             while n != &s.children:
@@ -441,6 +442,7 @@ cdef class Model:
                     "deactivated": bool(c.deactivated), "shut_down": bool(c.shut_down),
                     "pages": _page_list(c),
                     "cpu_free": [per_cpu_ptr_L(c.cpu_slab, cpu)[2] for cpu in range(ms_nr_cpu_ids)],
+                    "partial": _partial_lists(c),
                 }
                 n = n.next
         releasing = []
@@ -477,7 +479,7 @@ cdef class Model:
         cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
         rcu-lockdep, lock-order, local-stats, sysfs-freed-cache,
         kobject-negative, sysfs-unlinked, root-charge, root-stats,
-        stock-count, stock-root."""
+        stock-count, stock-root, partial-count, cpu-partial-twice."""
         cdef mem_cgroup *m
         cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
@@ -574,6 +576,16 @@ cdef class Model:
         elif what == "inuse":
             pg = <ms_page *>self._frozen_slot(0)[0]
             pg.state += 2
+        elif what == "partial-count":
+            # a node partial list one page shorter than nr_partial says
+            c = self._any_child_cache()
+            c.nr_partial += 1
+        elif what == "cpu-partial-twice":
+            # worker 0's cpu slab also on its cpu partial list
+            p = self._frozen_slot(0)
+            pg = <ms_page *>p[0]
+            pg.next = <ms_page *>p[CS_PARTIAL]
+            p[CS_PARTIAL] = <long>pg
         elif what == "page-owner":
             # a page of worker 0's memcg's cache recorded as charged to that
             # memcg's parent, while the memcg is online
@@ -712,6 +724,32 @@ cdef list _page_list(kmem_cache *s):
         out.append((pg.state >> 1, pg.state & 1, pg.rcu_pending))
         n = n.next
     return out
+
+
+cdef dict _partial_lists(kmem_cache *s):
+    """The node's partial list and each cpu's, as indexes into the page
+    list; cpu_partial and min_partial."""
+    at = {}
+    cdef ms_list *n = s.pages.next
+    cdef ms_page *pg
+    cdef int cpu
+    while n != &s.pages:
+        at[<long>n.owner] = len(at)
+        n = n.next
+    node = []
+    n = s.partial.next
+    while n != &s.partial:
+        node.append(at[<long>n.owner])
+        n = n.next
+    cpus = []
+    for cpu in range(ms_nr_cpu_ids):
+        lst = []
+        pg = <ms_page *>per_cpu_ptr_L(s.cpu_slab, cpu)[CS_PARTIAL]
+        while pg != NULL:
+            lst.append(at[<long>pg])
+            pg = pg.next
+        cpus.append(lst)
+    return {"node": node, "cpus": cpus, "cpu_partial": s.cpu_partial, "min_partial": s.min_partial}
 
 
 cdef list _mailbox_list(mpsc_queue *q):

@@ -547,7 +547,7 @@ def live_stats():
     cdef ms_list *n
     cdef mem_cgroup *m
     cdef unsigned long hist[32]
-    cdef long held = 0, in_flight = 0, root_memory = 0, stock = 0
+    cdef long held = 0, in_flight = 0, root_memory = 0, stock = 0, partial = 0, cpu_partial = 0
     threads = []
     for c in range(ms_nr_cpu_ids):
         d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
@@ -578,6 +578,11 @@ def live_stats():
             for i in range(MAX_ROOTS):
                 if roots[i] != NULL:
                     caches += list_count(&roots[i].children)
+                    partial += cache_partial_pages(roots[i], &cpu_partial)
+                    n = roots[i].children.next
+                    while n != &roots[i].children:
+                        partial += cache_partial_pages(<kmem_cache *>n.owner, &cpu_partial)
+                        n = n.next
             ms_mutex_unlock(&slab_mutex)
     rcu_gp_histogram(hist)
     ncp = READ_ONCE_L(&cp_count)
@@ -596,6 +601,8 @@ def live_stats():
         "objects_in_flight": in_flight,
         "root_memory": root_memory,
         "stock_pages": stock,
+        "partial_pages": partial,
+        "cpu_partial_pages": cpu_partial,
         "grace_periods": rcu_gp_count(),
         "rcu_pending": rcu_pending_callbacks(),
         "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),

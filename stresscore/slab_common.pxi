@@ -170,6 +170,10 @@ cdef void kmemcg_cache_deactivate(kmem_cache *s) noexcept nogil:
     """Called with slab_mutex held."""
     cdef kmem_cache *root = s.root
     win_conflict(WIN_ROOT_DESTROY_VS_DEACT)
+    # __kmemcg_cache_deactivate (mm/slub.c): no empty slabs cached from
+    # here on, so that the pages can go; before the dying test, as in 5.4
+    WRITE_ONCE_I(&s.cpu_partial, 0)
+    WRITE_ONCE_L(&s.min_partial, 0)
     if READ_ONCE_I(&root.dying):
         return
     s.deactivated = 1
@@ -286,6 +290,7 @@ cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     if s.shut_down:
         return 0
     flush_all(s)                # __kmem_cache_shutdown
+    free_partial(s)
     if slabs_in_use(s):
         return -1
     s.shut_down = 1
@@ -387,6 +392,7 @@ cdef kmem_cache *kmem_cache_alloc_struct() noexcept nogil:
     spin_lock_init(&s.list_lock)
     lockdep_set_class_spin(&s.list_lock, LC_LIST_LOCK)
     INIT_LIST_HEAD(&s.pages)
+    INIT_LIST_HEAD(&s.partial)
     INIT_LIST_HEAD(&s.children)
     INIT_LIST_HEAD(&s.root_caches_node)
     INIT_LIST_HEAD(&s.children_node)
@@ -430,6 +436,7 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     s.order = root.order
     s.reclaimable = root.reclaimable
     s.typesafe = root.typesafe
+    kmem_cache_open_partial(s)
     if percpu_ref_init(&s.refcnt, kmemcg_cache_shutdown, s) != 0:
         ms_mutex_unlock(&slab_mutex)
         return
@@ -497,6 +504,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
     s.order = order
     s.reclaimable = reclaimable
     s.typesafe = typesafe
+    kmem_cache_open_partial(s)
     s.mergeable = 0 if typesafe else 1
     s.refcount = 1
     ids = READ_ONCE_I(&memcg_nr_cache_ids)
@@ -607,6 +615,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     if shutdown_memcg_caches(s) != 0:
         busy = 1
     flush_all(s)                # the root's __kmem_cache_shutdown
+    free_partial(s)
     if slabs_in_use(s):
         busy = 1
     if busy:

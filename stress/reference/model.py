@@ -376,6 +376,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
                 "children": [c.id for c in s.children],
                 "pages": _page_list(s),
                 "cpu_free": [slot.free for slot in s.cpu_slab],
+                "partial": _partial_lists(s),
             }
             for c in s.children:
                 caches[c.id] = {
@@ -383,6 +384,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
                     "dying": c.refcnt.dead, "deactivated": c.deactivated,
                     "shut_down": c.shut_down, "pages": _page_list(c),
                     "cpu_free": [slot.free for slot in c.cpu_slab],
+                    "partial": _partial_lists(c),
                 }
         return {
             "memcgs": memcgs,
@@ -399,6 +401,15 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             "work_pools": {f"{q}/{c}": k for (q, c), k in self.work_pools().items()},
             "rcu_lists": self.callback_lists(),
         }
+
+
+def _partial_lists(s: KmemCache) -> dict:
+    """The node's partial list and each cpu's, as indexes into the page
+    list; cpu_partial and min_partial."""
+    at = {id(p): i for i, p in enumerate(s.pages)}
+    return {"node": [at[id(p)] for p in s.partial],
+            "cpus": [[at[id(p)] for p in slot.partial] for slot in s.cpu_slab],
+            "cpu_partial": s.cpu_partial, "min_partial": s.min_partial}
 
 
 def _page_list(s: KmemCache) -> list:

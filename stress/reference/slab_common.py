@@ -9,7 +9,7 @@ from typing import Optional
 
 from .memcontrol import KMEM_ONLINE, MEMCG_CACHES_MIN_SIZE, MemCgroup
 from .percpu import PercpuRef
-from .slub import PAGE_OBJS, CpuSlab
+from .slub import PAGE_OBJS, CpuSlab, kmem_cache_open_partial
 
 MAX_ROOTS = 16                  # root cache table size
 
@@ -57,9 +57,13 @@ class KmemCache:
     # ---- slab pages (both kinds) ----
     pages: list = field(default_factory=list)           # every live page, RCU-pending ones included
     cpu_slab: list = field(default_factory=list)
+    partial: list = field(default_factory=list)         # the node's partial list, head first
+    cpu_partial: int = 0
+    min_partial: int = 0
 
     def __post_init__(self):
         self.cpu_slab = [CpuSlab() for _ in range(self.nr_cpus)]
+        self.cpu_partial, self.min_partial = kmem_cache_open_partial(self.size)
 
 
 
@@ -124,6 +128,7 @@ class SlabCommon:
     def kmemcg_cache_deactivate(self, s: KmemCache) -> None:
         """Mark deactivated and kill it after a grace period, unless the root
         is dying (kmem_cache_destroy then shuts it down itself)."""
+        s.cpu_partial = s.min_partial = 0       # __kmemcg_cache_deactivate
         if s.root.dying:
             return
         s.deactivated = True
@@ -141,8 +146,8 @@ class SlabCommon:
         """Shrink (flush_all; and, when the model does the early remove,
         remove the sysfs files of an empty cache), then kill the cache's
         refcount."""
-        self.flush_all(s)
-        if self.sysfs_deactivate_remove and not self.slabs_in_use(s):
+        left = self.shrink_cache(s)
+        if self.sysfs_deactivate_remove and not left:
             self.sysfs_slab_remove(s)
         self.percpu_ref_kill(s.refcnt)
 
@@ -172,6 +177,7 @@ class SlabCommon:
         if s.shut_down:
             return 0
         self.flush_all(s)               # __kmem_cache_shutdown
+        self.free_partial(s)
         if self.slabs_in_use(s):
             return -1
         s.shut_down = True
@@ -277,6 +283,7 @@ class SlabCommon:
             if self.shutdown_cache(c) != 0:
                 busy = True
         self.flush_all(s)           # the root's __kmem_cache_shutdown
+        self.free_partial(s)
         if self.slabs_in_use(s):
             busy = True
         if busy:

@@ -1,9 +1,13 @@
-"""mm/slub.c: slab pages of a cache, like SLUB: a per-cpu frozen slab with
-a private freelist, a remote free list any cpu pushes to, an (inuse,
-frozen) word; flush_all, the pinned check and the drain's shrink."""
+"""mm/slub.c (5.4): slab pages of a cache: a per-cpu frozen slab with a
+private freelist, per-cpu partial lists of frozen pages, the node's partial
+list, a remote free list any cpu pushes to, an (inuse, frozen) word;
+cpu_partial and min_partial; deactivate_slab, unfreeze_partials,
+put_cpu_partial, get_partial_node, __slab_free, flush_all,
+__kmem_cache_shrink, free_partial, the pinned check and the drain's
+shrink."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from .memcontrol import NR_SLAB_RECLAIMABLE, NR_SLAB_UNRECLAIMABLE
@@ -13,6 +17,15 @@ if TYPE_CHECKING:
     from .slab_common import KmemCache
 
 PAGE_OBJS = 64                  # most objects per slab page
+MIN_PARTIAL, MAX_PARTIAL = 5, 10
+SHRINK_PROMOTE_MAX = 32
+
+
+def kmem_cache_open_partial(size: int) -> tuple[int, int]:
+    """(cpu_partial, min_partial) as kmem_cache_open sets them."""
+    m = min(max((size.bit_length() - 1) // 2, MIN_PARTIAL), MAX_PARTIAL)
+    cpu_partial = 2 if size >= 4096 else 6 if size >= 1024 else 13 if size >= 256 else 30
+    return cpu_partial, m
 
 
 @dataclass(eq=False)
@@ -21,6 +34,7 @@ class CpuSlab:
     on its private freelist."""
     page: Optional["SlabPage"] = None
     free: int = 0
+    partial: list = field(default_factory=list)     # c->partial, head first
 
 
 
@@ -32,6 +46,9 @@ class SlabPage:
     remote: int = 0                 # objects freed to the page's remote list
     rcu_pending: bool = False       # TYPESAFE_BY_RCU: freed, waiting for a grace period
     charged_root: bool = False      # memcg_charge_slab took its root branch (fix_root_drift's uncharge reads it)
+    on_partial: bool = False        # on the node's partial list
+    pobjects: int = 0               # as the cpu partial list's head: free objects recorded
+    pages: int = 0                  # as the head: pages on the list
 
 
 @dataclass(eq=False)
@@ -52,13 +69,117 @@ def _swap_remove(lst: list, i: int):
 class Slub:
     """The slub.c part of the Model."""
 
+    def flush_cpu_slab(self, s: KmemCache, slot: CpuSlab) -> None:
+        if slot.page is not None:
+            self.deactivate_slab(s, slot)
+        self.unfreeze_partials(s, slot)
+
     def flush_all(self, s: KmemCache) -> None:
-        """flush_all: unfreeze each cpu's slab of s, in cpu order (the
-        native Model runs the IPIs at once, in that order)."""
-        for cpu in range(self.nr_cpus):
-            slot = s.cpu_slab[cpu]
-            if slot.page is not None:
-                self.deactivate_slab(s, slot)
+        """flush_all: each cpu with a slab or a partial list of s, in cpu
+        order (the native Model runs the IPIs at once, in that order)."""
+        for slot in [x for x in s.cpu_slab if x.page is not None or x.partial]:
+            self.flush_cpu_slab(s, slot)
+
+    def shrink_cache(self, s: KmemCache) -> int:
+        """__kmem_cache_shrink: flush_all, discard the node list's empty
+        pages (last found first), promote the fullest to its head."""
+        self.flush_all(s)
+        promote = [[] for _ in range(SHRINK_PROMOTE_MAX)]
+        discard = []
+        for page in list(s.partial):
+            free = s.objects - page.inuse
+            if free == s.objects:
+                self.remove_partial(s, page)
+                discard.insert(0, page)
+            elif 0 < free <= SHRINK_PROMOTE_MAX:
+                s.partial.remove(page)
+                promote[free - 1].append(page)
+        for i in range(SHRINK_PROMOTE_MAX - 1, -1, -1):
+            s.partial[0:0] = promote[i]
+        for page in discard:
+            self.discard_slab(page)
+        return 1 if self.slabs_in_use(s) else 0
+
+    def free_partial(self, s: KmemCache) -> None:
+        """free_partial (__kmem_cache_shutdown): the node list's empty pages."""
+        discard = []
+        for page in list(s.partial):
+            if page.inuse == 0:
+                self.remove_partial(s, page)
+                discard.insert(0, page)
+        for page in discard:
+            self.discard_slab(page)
+
+    # ---- partial lists ----
+
+    @staticmethod
+    def add_partial(s: KmemCache, page: SlabPage, tail: bool) -> None:
+        if tail:
+            s.partial.append(page)
+        else:
+            s.partial.insert(0, page)
+        page.on_partial = True
+
+    @staticmethod
+    def remove_partial(s: KmemCache, page: SlabPage) -> None:
+        s.partial.remove(page)
+        page.on_partial = False
+
+    def unfreeze_partials(self, s: KmemCache, slot: CpuSlab) -> None:
+        discard = []
+        while slot.partial:
+            page = slot.partial.pop(0)
+            page.frozen = False
+            if page.inuse == 0 and len(s.partial) >= s.min_partial:
+                discard.insert(0, page)
+            else:
+                self.add_partial(s, page, True)
+        for page in discard:
+            self.discard_slab(page)
+
+    def put_cpu_partial(self, s: KmemCache, page: SlabPage, drain: bool) -> None:
+        slot = s.cpu_slab[self.cpu]
+        pobjects = pages = 0
+        if slot.partial:
+            pobjects, pages = slot.partial[0].pobjects, slot.partial[0].pages
+            if drain and pobjects > s.cpu_partial:
+                self.unfreeze_partials(s, slot)
+                pobjects = pages = 0
+        page.pages = pages + 1
+        page.pobjects = pobjects + s.objects - page.inuse
+        slot.partial.insert(0, page)
+        if s.cpu_partial == 0:
+            self.unfreeze_partials(s, slot)
+
+    def acquire_slab(self, s: KmemCache, page: SlabPage, mode: bool) -> tuple[int, int]:
+        """(free objects, objects taken)."""
+        self.remove_partial(s, page)
+        k = 0
+        if mode:
+            k, page.remote = page.remote, 0
+        avail = s.objects - page.inuse
+        page.inuse += k
+        page.frozen = True
+        return avail, k
+
+    def get_partial(self, s: KmemCache, slot: CpuSlab) -> bool:
+        """get_partial_node: True when the cpu slab got objects."""
+        got = have = False
+        available = 0
+        for page in list(s.partial):
+            objects, k = self.acquire_slab(s, page, not got)
+            available += objects
+            if not got:
+                got = True
+                slot.page = page
+                if k:
+                    have = True
+                    slot.free = k - 1
+            else:
+                self.put_cpu_partial(s, page, False)
+            if available > s.cpu_partial // 2:
+                break
+        return have
 
     # =======================================================================
     # Slab pages (SLUB-like)
@@ -96,18 +217,33 @@ class Slub:
 
     def deactivate_slab(self, s: KmemCache, slot: CpuSlab) -> None:
         """Unfreeze a cpu's slab: its private freelist goes back to the page,
-        which is discarded when nothing in it is in use."""
+        which goes to the node's list (to its tail when other cpus had freed
+        to it), is discarded when empty and the node keeps min_partial, or is
+        on no list when full."""
         page = slot.page
         if page is None:
             return
+        tail = page.remote > 0
         k = slot.free
         page.remote += k
         slot.page = None
         slot.free = 0
         page.inuse -= k
         page.frozen = False
-        if page.inuse == 0:
+        if page.inuse == 0 and len(s.partial) >= s.min_partial:
             self.discard_slab(page)
+        elif page.inuse < s.objects:
+            self.add_partial(s, page, tail)
+
+    @staticmethod
+    def _refill(slot: CpuSlab, page: SlabPage) -> bool:
+        k = page.remote
+        if not k:
+            return False
+        page.remote = 0
+        page.inuse += k
+        slot.free = k - 1
+        return True
 
     def slab_alloc(self, s: KmemCache) -> Optional[SlabObject]:
         slot = s.cpu_slab[self.cpu]
@@ -116,13 +252,19 @@ class Slub:
             return SlabObject(slot.page)
         page = slot.page
         if page is not None:
-            k = page.remote                     # take what other cpus freed to our page
-            if k:
-                page.remote = 0
-                page.inuse += k
-                slot.free = k - 1
+            if self._refill(slot, page):        # what other cpus freed to our page
                 return SlabObject(page)
             self.deactivate_slab(s, slot)       # full: unfreeze it
+        while slot.partial:                     # the cpu partial list
+            page = slot.partial.pop(0)
+            slot.page = page
+            if self._refill(slot, page):
+                return SlabObject(page)
+            self.deactivate_slab(s, slot)
+        if self.get_partial(s, slot):           # the node's partial list
+            return SlabObject(slot.page)
+        if slot.page is not None:
+            self.deactivate_slab(s, slot)
         page = self.new_slab(s)
         if page is None:
             return None
@@ -134,13 +276,27 @@ class Slub:
 
     def slab_free(self, obj: SlabObject) -> None:
         page = obj.page
-        slot = page.cache.cpu_slab[self.cpu]
+        s = page.cache
+        slot = s.cpu_slab[self.cpu]
         if slot.page is page:                   # our own slab: the private freelist
             slot.free += 1
             return
-        page.remote += 1                        # remote free
+        page.remote += 1                        # __slab_free
+        old = page.inuse
         page.inuse -= 1
-        if page.inuse == 0 and not page.frozen:
+        freeze = locked = False
+        if not page.frozen and (page.inuse == 0 or old == s.objects):
+            if old == s.objects:
+                freeze = True
+            else:
+                locked = True
+        page.frozen = page.frozen or freeze
+        if not locked:
+            if freeze:
+                self.put_cpu_partial(s, page, True)
+            return
+        if page.on_partial and len(s.partial) >= s.min_partial:
+            self.remove_partial(s, page)
             self.discard_slab(page)
 
     def poll_kick(self) -> None:
@@ -169,9 +325,9 @@ class Slub:
     def shrink_all_caches(self) -> None:
         """A shrink of every cache, roots and children (kmem_cache_shrink)."""
         for r in list(self.slab_root_caches):
-            self.flush_all(r)
+            self.shrink_cache(r)
             for c in list(r.children):
-                self.flush_all(c)
+                self.shrink_cache(c)
 
     def kmem_cache_alloc(self, root: KmemCache, worker: Worker) -> Optional[SlabObject]:
         s = self.memcg_kmem_get_cache(root, worker.memcg)

@@ -297,6 +297,8 @@ def analyze(run: dict) -> dict:
             "child_caches": _series(samples, "child_caches"),
             "stock_pages": _series(samples, "stock_pages"),
             "root_memory": _series(samples, "root_memory"),
+            "partial_pages": _series(samples, "partial_pages"),
+            "cpu_partial_pages": _series(samples, "cpu_partial_pages"),
             "grace_periods": _series(samples, "grace_periods"),
             "checkpoints": _series(samples, "checkpoints"),
             "windows_raced": _series(samples, "windows_raced"),

@@ -97,6 +97,14 @@ def plot_stock(rep: dict, path: Path) -> None:
                         "Charge stock over time", "charge stock")
 
 
+def plot_partial(rep: dict, path: Path) -> None:
+    """SLUB's partial lists over time: pages on the caches' node lists and
+    on the cpu partial lists."""
+    _plot_timeline_pair(rep, path, ("partial_pages", "node partial lists", "tab:orange"),
+                        ("cpu_partial_pages", "cpu partial lists", "tab:brown"), "slab pages",
+                        "Partial pages over time", "partial pages")
+
+
 def plot_windows(rep: dict, path: Path) -> None:
     """Race-window coverage: windows raced against time, and per window
     how often it was opened and raced (log scale)."""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from .analysis import _num, analyze
 from .load import load_run
-from .plots import (plot_checkpoint_pauses, plot_compare_dying, plot_dying, plot_gp_histogram, plot_stock,
-                    plot_throughput, plot_windows)
+from .plots import (plot_checkpoint_pauses, plot_compare_dying, plot_dying, plot_gp_histogram, plot_partial,
+                    plot_stock, plot_throughput, plot_windows)
 from .render import _fmt, _md_table, render_markdown, render_terminal
 
 PLOTS = {
@@ -18,6 +18,7 @@ PLOTS = {
     "gp_histogram": "gp_histogram.png",
     "checkpoint_pauses": "checkpoint_pauses.png",
     "stock": "memcg_stock.png",
+    "partial": "partial_pages.png",
     "windows": "race_windows.png",
 }
 COMPARE_PLOT = "compare_dying_memcgs.png"
@@ -77,6 +78,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                     plot_gp_histogram(rep, path)
                 elif name == "stock":
                     plot_stock(rep, path)
+                elif name == "partial":
+                    plot_partial(rep, path)
                 elif name == "windows":
                     plot_windows(rep, path)
                 else:

@@ -59,6 +59,8 @@ CORRUPTIONS = [
     ("root-stats", "stats"),
     ("stock-count", "charge"),
     ("stock-root", "charge"),
+    ("partial-count", "lists"),
+    ("cpu-partial-twice", "lists"),
 ]
 
 

@@ -112,6 +112,9 @@ def test_report_numbers_match_the_run(run, tmp_path):
     assert tl["stock_pages"] == [s["stock_pages"] for s in r.samples]
     assert tl["root_memory"] == [s["root_memory"] for s in r.samples]
     assert any(tl["stock_pages"]) and r.samples[-1]["stock_pages"] == 0   # precharged, returned at the end
+    assert tl["partial_pages"] == [s["partial_pages"] for s in r.samples]
+    assert tl["cpu_partial_pages"] == [s["cpu_partial_pages"] for s in r.samples]
+    assert any(tl["partial_pages"]) and any(tl["cpu_partial_pages"])    # SLUB's lists in use while it runs
     assert rep["memcgs"]["dying_max"] == max(s["memcgs_dying"] for s in r.samples)
     # throughput: per-thread deltas between samples add back up to each thread's ops
     tp = rep["throughput"]

@@ -418,3 +418,48 @@ def test_a_cache_emptied_before_the_shrink_is_not_pinned():
     m.settle()
     assert m.drain() == {"caches": 0, "pages": 0, "memcgs": 0}
     assert m.check(final=True) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partial_lists_follow_slub_through_the_deactivation(mode):
+    """SLUB's partial lists (5.4): a free from another cpu to a full page
+    that is nobody's slab freezes it onto that cpu's partial list
+    (__slab_free, put_cpu_partial); the deactivation sets cpu_partial and
+    min_partial to 0 (__kmemcg_cache_deactivate) and its shrink's flush_all
+    moves the cpu partial page to the node's list; with cpu_partial 0 a page
+    freed from full goes straight on to the node's list, and with
+    min_partial 0 an emptied page is discarded at once, so the killed cache
+    goes with its last object.  Native and reference agree at every step."""
+    m = Both(workers=2, mode=mode)
+    mid = m.mkdir(0)
+    m.migrate(0, mid)
+    m.migrate(1, mid)
+    assert m.alloc(0, DENTRY)
+    m.settle()
+    m.free(0, 0)
+    cid = next(k for k, c in m.snap()["caches"].items() if c["memcg"] == mid and c["root"] == DENTRY)
+    for _ in range(42):                 # two full pages: the second is cpu 0's slab
+        assert m.alloc(0, DENTRY)
+    m.send(0, 0, 1)
+    m.receive(1)                        # cpu 1 frees an object of the first page
+    c = m.snap()["caches"][cid]
+    assert c["pages"] == [(20, 1, 0), (21, 1, 0)]
+    assert c["partial"] == {"node": [], "cpus": [[], [0], []], "cpu_partial": 30, "min_partial": 5}
+    m.clean()
+    m.migrate(0, 0)
+    m.migrate(1, 0)
+    assert m.rmdir(mid)
+    m.settle()                          # offline, grace period, shrink, kill
+    c = m.snap()["caches"][cid]
+    assert c["dying"] and c["pages"] == [(20, 0, 0), (21, 0, 0)]
+    assert c["partial"] == {"node": [0], "cpus": [[], [], []], "cpu_partial": 0, "min_partial": 0}
+    while m.held(0) > 21:               # the second page's objects, from cpu 0
+        m.free(0, m.held(0) - 1)
+    c = m.snap()["caches"][cid]
+    assert c["pages"] == [(20, 0, 0), (1, 0, 0)] and c["partial"]["node"] == [0, 1]
+    m.clean()
+    while m.held(0):
+        m.free(0, 0)
+    m.settle()
+    assert cid not in m.snap()["caches"]    # emptied, discarded, shut down, released
+    m.clean()
