@@ -130,7 +130,9 @@ cdef struct kmem_cache:
     int root_index              # root: its slot in the root table; child: its root's slot
     int size
     int objects                 # objects per slab page
-    int order                   # pages per slab page = 1 << order
+    int order                   # pages per slab page = 1 << order (oo)
+    int min_order               # the fallback order (s->min: get_order(size))
+    int min_objects             # objects per slab page at min_order
     int reclaimable             # NR_SLAB_RECLAIMABLE or not
     int typesafe                # SLAB_TYPESAFE_BY_RCU
     int mergeable
@@ -190,6 +192,8 @@ cdef struct ms_page:
     rcu_head rcu                # TYPESAFE_BY_RCU deferred free
     long magic
     kmem_cache *cache           # stable for the page's life
+    int order                   # stable: the page's order (the cache's, or its min_order after a fallback)
+    int objects                 # stable: objects in the page (page->objects)
     long state                  # lock-free (cmpxchg): (inuse << 1) | frozen
     ms_object *free_remote      # lock-free LIFO: any thread pushes (cmpxchg), the owner takes all (xchg)
     int rcu_pending             # list_lock: freed, waiting for a grace period

@@ -101,8 +101,8 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     cdef ms_page *page
     cdef int cpu, i, typ = stat_idx(s)
     cdef long *slot
-    cdef long nr = 1 << s.order
-    cdef long alloc, total = 0, npages = 0, inuse, expect, refs, bad = 0, k, remote, cpufree
+    cdef long nr
+    cdef long alloc, total = 0, npages = 0, inuse, expect, refs, bad = 0, k, remote, cpufree, page_refs = 0
     cdef bint bad_owner = False
     cdef mem_cgroup *a
     cdef char buf[VMSG]
@@ -118,7 +118,7 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
             page.ck_free = slot[2]
             page.ck_epoch = checker_epoch
             if full:
-                k = walk_freelist(<ms_object *>slot[1], page, s.objects, "cpu freelist", s.id)
+                k = walk_freelist(<ms_object *>slot[1], page, page.objects, "cpu freelist", s.id)
                 if k >= 0 and k != slot[2]:
                     snprintf(buf, VMSG, "cpu %d freelist of cache %ld holds %ld objects but its count (slot[2]) says %ld",
                              cpu, s.id, k, slot[2])
@@ -133,6 +133,8 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     while n != &s.pages:
         page = <ms_page *>n.owner
         npages += 1
+        nr = 1 << page.order
+        page_refs += nr
         node_truth[typ] += nr
         if page.ck_epoch != checker_epoch:
             page.ck_free = 0
@@ -140,20 +142,20 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
         cpufree = page.ck_free if (page.state & 1) else 0
         if full:
             alloc = 0
-            for i in range(s.objects):
+            for i in range(page.objects):
                 if page.objs[i].state == OBJ_ALLOCATED:
                     alloc += 1
-            remote = walk_freelist(page.free_remote, page, s.objects, "free_remote list", s.id)
+            remote = walk_freelist(page.free_remote, page, page.objects, "free_remote list", s.id)
             expect = alloc + cpufree
-            if remote >= 0 and alloc + cpufree + remote != s.objects and not bad:
+            if remote >= 0 and alloc + cpufree + remote != page.objects and not bad:
                 bad = 1
                 snprintf(buf, VMSG, "slab page of cache %ld: %ld objects allocated, %ld on the cpu freelist and %ld on free_remote, of %d",
-                         s.id, alloc, cpufree, remote, s.objects)
+                         s.id, alloc, cpufree, remote, page.objects)
                 report_violation(V_OBJECTS, s.id, alloc, buf)
         else:
             alloc = inuse - cpufree
             expect = inuse
-        if (inuse != expect or alloc < 0 or alloc > s.objects or cpufree < 0 or cpufree > s.objects) and not bad:
+        if (inuse != expect or alloc < 0 or alloc > page.objects or cpufree < 0 or cpufree > page.objects) and not bad:
             bad = 1
             snprintf(buf, VMSG, "slab page of cache %ld: inuse %ld but %ld objects allocated and %ld on the cpu freelist",
                      s.id, inuse, alloc, cpufree)
@@ -181,7 +183,7 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     if not s.is_root:
         # base (until killed) + pages + the switch's own reference while
         # the kill waits for its grace period
-        refs = (0 if percpu_ref_is_dying(&s.refcnt) else 1) + npages * nr \
+        refs = (0 if percpu_ref_is_dying(&s.refcnt) else 1) + page_refs \
             + percpu_ref_switch_pending(&s.refcnt)
         if percpu_ref_count(&s.refcnt) != refs:
             fmt_cache(cb, 160, s)

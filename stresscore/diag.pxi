@@ -453,6 +453,7 @@ cdef enum:
     G_SMP_CALLS                 # flush_all IPIs queued to another CPU
     G_SMP_SERVED_OFF            # of them, run by the caller for a CPU that was off
     G_CACHE_KILLED_PAGES        # child caches killed with slab pages left (objects outlive the cgroup)
+    G_ORDER_FALLBACK            # new slabs charged at the cache's min order after the first charge failed
     G_NR
 cdef long gstats[G_NR]
 
@@ -460,7 +461,8 @@ G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_created", "memcgs_offlined", "memcgs_released",
            "memcgs_freed", "array_grows", "roots_destroyed", "stock_drains_queued",
            "stock_drains_skipped", "pinned_caches", "pinned_pages", "pinned_memcgs",
-           "ipis", "ipis_run_for_off_cpus", "caches_killed_with_pages"]
+           "ipis", "ipis_run_for_off_cpus", "caches_killed_with_pages",
+           "order_fallbacks"]
 
 # ---------------------------------------------------------------------------
 # The selected mutant (rcutorture's "busted" ops): at most one deliberate

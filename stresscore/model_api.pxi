@@ -749,7 +749,13 @@ cdef dict _partial_lists(kmem_cache *s):
             lst.append(at[<long>pg])
             pg = pg.next
         cpus.append(lst)
-    return {"node": node, "cpus": cpus, "cpu_partial": s.cpu_partial, "min_partial": s.min_partial}
+    orders = []
+    n = s.pages.next
+    while n != &s.pages:
+        orders.append((<ms_page *>n.owner).order)
+        n = n.next
+    return {"node": node, "cpus": cpus, "cpu_partial": s.cpu_partial, "min_partial": s.min_partial,
+            "page_orders": orders}
 
 
 cdef list _mailbox_list(mpsc_queue *q):

@@ -104,7 +104,8 @@ cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     charged (child caches) or accounted to the node (root caches)."""
     cdef ms_page *page = page_pool_get()
     cdef int i
-    cdef long nr = 1 << s.order
+    cdef int order = s.order
+    cdef long nr = 1 << order
     if page == NULL:
         return NULL
     page.magic = PAGE_MAGIC
@@ -120,12 +121,20 @@ cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     page.next = NULL
     if s.is_root:
         mod_node_state(stat_idx(s), nr)
-    elif memcg_charge_slab(s, s.order, &page.charged) != 0:
-        page_pool_put(page)
-        return NULL
+    elif memcg_charge_slab(s, order, &page.charged) != 0:
+        # allocate_slab: the first try failed (alloc_slab_page's charge, with
+        # __GFP_NORETRY for a higher order); again at s->min
+        if s.min_order == order or memcg_charge_slab(s, s.min_order, &page.charged) != 0:
+            page_pool_put(page)
+            return NULL
+        order = s.min_order
+        nr = 1 << order
+        atomic_add_L(&gstats[G_ORDER_FALLBACK], 1)
+    page.order = order
+    page.objects = s.objects if order == s.order else s.min_objects
     if page.charged != NULL:
         page.charged_id = page.charged.id
-    for i in range(s.objects):
+    for i in range(page.objects):
         page.objs[i].page = page
         page.objs[i].state = OBJ_FREE
         page.objs[i].mark = 0
@@ -144,9 +153,9 @@ cdef void __free_slab(ms_page *page) noexcept nogil:
     s.nr_pages -= 1
     spin_unlock(&s.list_lock)
     if s.is_root:
-        mod_node_state(stat_idx(s), -(1 << s.order))
+        mod_node_state(stat_idx(s), -(1 << page.order))
     else:
-        memcg_uncharge_slab(s, s.order, page.charged)
+        memcg_uncharge_slab(s, page.order, page.charged)   # uncharge_slab_page: the page's own order
     page_pool_put(page)
 
 cdef void rcu_free_slab(rcu_head *head) noexcept nogil:
@@ -203,6 +212,14 @@ cdef void kmem_cache_open_partial(kmem_cache *s) noexcept nogil:
     elif m > MAX_PARTIAL:
         m = MAX_PARTIAL
     s.min_partial = m
+    # calculate_sizes' s->min = oo_make(get_order(size), size)
+    s.min_order = 0
+    while (4096 << s.min_order) < s.size:
+        s.min_order += 1
+    s.min_objects = (4096 << s.min_order) // s.size
+    if s.min_order >= s.order or s.min_objects > s.objects:
+        s.min_order = s.order
+        s.min_objects = s.objects
     if s.size >= 4096:
         s.cpu_partial = 2
     elif s.size >= 1024:
@@ -326,7 +343,7 @@ cdef void put_cpu_partial(kmem_cache *s, ms_page *page, bint drain) noexcept nog
             pobjects = 0
             pages = 0
     pages += 1
-    pobjects += s.objects - (READ_ONCE_L(&page.state) >> 1)
+    pobjects += page.objects - (READ_ONCE_L(&page.state) >> 1)
     page.pages = pages
     page.pobjects = pobjects
     page.next = old
@@ -368,7 +385,7 @@ cdef long acquire_slab(kmem_cache *s, ms_page *page, bint mode, ms_object **free
             break
         st = seen
     taken[0] = k
-    return s.objects - (st >> 1)
+    return page.objects - (st >> 1)
 
 cdef ms_object *get_partial(kmem_cache *s, long *slot) noexcept nogil:
     """get_partial_node: the first page of the node's list becomes this
@@ -439,7 +456,7 @@ cdef void deactivate_slab(kmem_cache *s, long *slot) noexcept nogil:
     inuse = page_unfreeze(page, k)
     if inuse == 0 and s.nr_partial >= READ_ONCE_L(&s.min_partial):
         discard = True                  # M_FREE
-    elif inuse < s.objects:
+    elif inuse < page.objects:
         add_partial(s, page, tail_)     # M_PARTIAL
     spin_unlock(&s.list_lock)           # else M_FULL: on no list
     if discard:
@@ -495,13 +512,13 @@ cdef ms_object *slab_alloc(kmem_cache *s) noexcept nogil:
     if page == NULL:
         return NULL
     # freeze: every object goes to the private freelist and counts as in use
-    for i in range(s.objects - 1):
+    for i in range(page.objects - 1):
         page.objs[i].next_free = &page.objs[i + 1]
-    page.objs[s.objects - 1].next_free = NULL
-    page.state = (<long>s.objects << 1) | 1
+    page.objs[page.objects - 1].next_free = NULL
+    page.state = (<long>page.objects << 1) | 1
     slot[CS_PAGE] = <long>page
     slot[CS_FREELIST] = <long>page.objs[0].next_free
-    slot[CS_FREE] = s.objects - 1
+    slot[CS_FREE] = page.objects - 1
     return &page.objs[0]
 
 cdef void slab_free(ms_object *obj) noexcept nogil:
@@ -528,8 +545,8 @@ cdef void slab_free(ms_object *obj) noexcept nogil:
         freeze = False
         was_frozen = (st & 1) != 0
         inuse = (st >> 1) - 1
-        if not was_frozen and (inuse == 0 or (st >> 1) == s.objects):
-            if (st >> 1) == s.objects:
+        if not was_frozen and (inuse == 0 or (st >> 1) == page.objects):
+            if (st >> 1) == page.objects:
                 freeze = True           # was on no list: freeze it for our partial list
             else:
                 spin_lock(&s.list_lock) # to be taken off the node's list
@@ -654,11 +671,11 @@ cdef int __kmem_cache_shrink(kmem_cache *s) noexcept nogil:
     while n != &s.partial:
         nx = n.next
         page = <ms_page *>n.owner
-        free = s.objects - (READ_ONCE_L(&page.state) >> 1)
+        free = page.objects - (READ_ONCE_L(&page.state) >> 1)
         if free <= 0:                   # BUG_ON(free <= 0): no full slab on the list
             violationf(V_LISTS, s.id, free, "cache %ld: a full slab on the partial list (free %ld), "
                        "__kmem_cache_shrink's BUG_ON", s.id, free)
-        elif free == s.objects:
+        elif free == page.objects:
             remove_partial(s, page)
             page.next = discard
             discard = page
@@ -757,10 +774,10 @@ cdef void check_slub_lists(kmem_cache *s) noexcept nogil:
         page = <ms_page *>n.owner
         on_node += 1
         inuse = page.state >> 1
-        if page.cache != s or (page.state & 1) or not page.on_partial or inuse >= s.objects:
+        if page.cache != s or (page.state & 1) or not page.on_partial or inuse >= page.objects:
             snprintf(buf, VMSG, "cache %ld: a page on its partial list is %s (inuse %ld of %d, on_partial %d)",
                      s.id, "another cache's" if page.cache != s else ("frozen" if page.state & 1 else "full"),
-                     inuse, s.objects, page.on_partial)
+                     inuse, page.objects, page.on_partial)
             report_violation(V_LISTS, s.id, inuse, buf)
             return
         n = n.next
@@ -788,7 +805,7 @@ cdef void check_slub_lists(kmem_cache *s) noexcept nogil:
         if not page.rcu_pending:
             if page.state & 1:
                 frozen += 1
-            elif not page.on_partial and (page.state >> 1) != s.objects:
+            elif not page.on_partial and (page.state >> 1) != page.objects:
                 lost += 1
         n = n.next
     if frozen != active + on_cpus or lost:

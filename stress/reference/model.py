@@ -409,7 +409,8 @@ def _partial_lists(s: KmemCache) -> dict:
     at = {id(p): i for i, p in enumerate(s.pages)}
     return {"node": [at[id(p)] for p in s.partial],
             "cpus": [[at[id(p)] for p in slot.partial] for slot in s.cpu_slab],
-            "cpu_partial": s.cpu_partial, "min_partial": s.min_partial}
+            "cpu_partial": s.cpu_partial, "min_partial": s.min_partial,
+            "page_orders": [p.order for p in s.pages]}
 
 
 def _page_list(s: KmemCache) -> list:

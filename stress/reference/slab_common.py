@@ -9,7 +9,7 @@ from typing import Optional
 
 from .memcontrol import KMEM_ONLINE, MEMCG_CACHES_MIN_SIZE, MemCgroup
 from .percpu import PercpuRef
-from .slub import PAGE_OBJS, CpuSlab, kmem_cache_open_partial
+from .slub import PAGE_OBJS, CpuSlab, kmem_cache_open_partial, min_order_of
 
 MAX_ROOTS = 16                  # root cache table size
 
@@ -60,10 +60,13 @@ class KmemCache:
     partial: list = field(default_factory=list)         # the node's partial list, head first
     cpu_partial: int = 0
     min_partial: int = 0
+    min_order: int = 0
+    min_objects: int = 0
 
     def __post_init__(self):
         self.cpu_slab = [CpuSlab() for _ in range(self.nr_cpus)]
         self.cpu_partial, self.min_partial = kmem_cache_open_partial(self.size)
+        self.min_order, self.min_objects = min_order_of(self.size, self.order, self.objects)
 
 
 

@@ -28,6 +28,15 @@ def kmem_cache_open_partial(size: int) -> tuple[int, int]:
     return cpu_partial, m
 
 
+def min_order_of(size: int, order: int, objects: int) -> tuple[int, int]:
+    """s->min = oo_make(get_order(size), size): (order, objects)."""
+    o = 0
+    while (4096 << o) < size:
+        o += 1
+    n = (4096 << o) // size
+    return (order, objects) if o >= order or n > objects else (o, n)
+
+
 @dataclass(eq=False)
 class CpuSlab:
     """One cpu's slab of a cache: the frozen page and how many objects are
@@ -46,6 +55,8 @@ class SlabPage:
     remote: int = 0                 # objects freed to the page's remote list
     rcu_pending: bool = False       # TYPESAFE_BY_RCU: freed, waiting for a grace period
     charged_root: bool = False      # memcg_charge_slab took its root branch (fix_root_drift's uncharge reads it)
+    order: int = 0                  # the page's order (the cache's, or s->min after a fallback)
+    objects: int = 0                # page->objects
     on_partial: bool = False        # on the node's partial list
     pobjects: int = 0               # as the cpu partial list's head: free objects recorded
     pages: int = 0                  # as the head: pages on the list
@@ -87,8 +98,8 @@ class Slub:
         promote = [[] for _ in range(SHRINK_PROMOTE_MAX)]
         discard = []
         for page in list(s.partial):
-            free = s.objects - page.inuse
-            if free == s.objects:
+            free = page.objects - page.inuse
+            if free == page.objects:
                 self.remove_partial(s, page)
                 discard.insert(0, page)
             elif 0 < free <= SHRINK_PROMOTE_MAX:
@@ -146,7 +157,7 @@ class Slub:
                 self.unfreeze_partials(s, slot)
                 pobjects = pages = 0
         page.pages = pages + 1
-        page.pobjects = pobjects + s.objects - page.inuse
+        page.pobjects = pobjects + page.objects - page.inuse
         slot.partial.insert(0, page)
         if s.cpu_partial == 0:
             self.unfreeze_partials(s, slot)
@@ -157,7 +168,7 @@ class Slub:
         k = 0
         if mode:
             k, page.remote = page.remote, 0
-        avail = s.objects - page.inuse
+        avail = page.objects - page.inuse
         page.inuse += k
         page.frozen = True
         return avail, k
@@ -185,15 +196,22 @@ class Slub:
     # Slab pages (SLUB-like)
 
     def new_slab(self, s: KmemCache) -> Optional[SlabPage]:
-        nr = 1 << s.order
+        """allocate_slab: the cache's order, or s->min when that charge fails."""
+        order = s.order
         if s.is_root:
-            self.mod_node_state(NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE, nr)
+            self.mod_node_state(NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE, 1 << order)
             charged_root = False
         else:
-            charged_root = self.memcg_charge_slab(s, s.order)
+            charged_root = self.memcg_charge_slab(s, order)
             if charged_root is None:
-                return None
-        page = SlabPage(s, charged_root=charged_root)
+                if s.min_order == order:
+                    return None
+                order = s.min_order
+                charged_root = self.memcg_charge_slab(s, order)
+                if charged_root is None:
+                    return None
+        page = SlabPage(s, charged_root=charged_root, order=order,
+                        objects=s.objects if order == s.order else s.min_objects)
         s.pages.append(page)
         return page
 
@@ -202,9 +220,9 @@ class Slub:
         s.pages.remove(page)
         if s.is_root:
             self.mod_node_state(NR_SLAB_RECLAIMABLE if s.reclaimable else NR_SLAB_UNRECLAIMABLE,
-                                -(1 << s.order))
+                                -(1 << page.order))
         else:
-            self.memcg_uncharge_slab(s, s.order, page.charged_root)
+            self.memcg_uncharge_slab(s, page.order, page.charged_root)   # the page's own order
 
     def discard_slab(self, page: SlabPage) -> None:
         """free_slab: TYPESAFE_BY_RCU pages wait a grace period, still charged
@@ -232,7 +250,7 @@ class Slub:
         page.frozen = False
         if page.inuse == 0 and len(s.partial) >= s.min_partial:
             self.discard_slab(page)
-        elif page.inuse < s.objects:
+        elif page.inuse < page.objects:
             self.add_partial(s, page, tail)
 
     @staticmethod
@@ -268,10 +286,10 @@ class Slub:
         page = self.new_slab(s)
         if page is None:
             return None
-        page.inuse = s.objects                  # frozen: every object counts as in use
+        page.inuse = page.objects               # frozen: every object counts as in use
         page.frozen = True
         slot.page = page
-        slot.free = s.objects - 1
+        slot.free = page.objects - 1
         return SlabObject(page)
 
     def slab_free(self, obj: SlabObject) -> None:
@@ -285,8 +303,8 @@ class Slub:
         old = page.inuse
         page.inuse -= 1
         freeze = locked = False
-        if not page.frozen and (page.inuse == 0 or old == s.objects):
-            if old == s.objects:
+        if not page.frozen and (page.inuse == 0 or old == page.objects):
+            if old == page.objects:
                 freeze = True
             else:
                 locked = True

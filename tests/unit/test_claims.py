@@ -444,7 +444,8 @@ def test_partial_lists_follow_slub_through_the_deactivation(mode):
     m.receive(1)                        # cpu 1 frees an object of the first page
     c = m.snap()["caches"][cid]
     assert c["pages"] == [(20, 1, 0), (21, 1, 0)]
-    assert c["partial"] == {"node": [], "cpus": [[], [0], []], "cpu_partial": 30, "min_partial": 5}
+    assert c["partial"] == {"node": [], "cpus": [[], [0], []], "cpu_partial": 30, "min_partial": 5,
+                            "page_orders": [0, 0]}
     m.clean()
     m.migrate(0, 0)
     m.migrate(1, 0)
@@ -452,7 +453,8 @@ def test_partial_lists_follow_slub_through_the_deactivation(mode):
     m.settle()                          # offline, grace period, shrink, kill
     c = m.snap()["caches"][cid]
     assert c["dying"] and c["pages"] == [(20, 0, 0), (21, 0, 0)]
-    assert c["partial"] == {"node": [0], "cpus": [[], [], []], "cpu_partial": 0, "min_partial": 0}
+    assert c["partial"] == {"node": [0], "cpus": [[], [], []], "cpu_partial": 0, "min_partial": 0,
+                            "page_orders": [0, 0]}
     while m.held(0) > 21:               # the second page's objects, from cpu 0
         m.free(0, m.held(0) - 1)
     c = m.snap()["caches"][cid]
@@ -462,4 +464,34 @@ def test_partial_lists_follow_slub_through_the_deactivation(mode):
         m.free(0, 0)
     m.settle()
     assert cid not in m.snap()["caches"]    # emptied, discarded, shut down, released
+    m.clean()
+
+
+def test_a_charge_over_the_limit_falls_back_to_the_minimum_order():
+    """allocate_slab (5.4): when the charge of a higher-order slab fails
+    (alloc_slab_page's memcg_charge_slab), the page is allocated and
+    charged again at s->min; it holds fewer objects and is uncharged by its
+    own order.  sighand_cache is order 3 (15 objects); with a limit of 4
+    pages every slab falls back to order 0 (one object of 2112 bytes)."""
+    m = Both(workers=2)
+    mid = m.mkdir(0)
+    m.set_limit(mid, 4)
+    m.migrate(0, mid)
+    assert m.alloc(0, SIGHAND)          # from the root: queues the child's creation
+    m.settle()
+    m.free(0, 0)
+    m.settle()
+    cid = next(k for k, c in m.snap()["caches"].items() if c["memcg"] == mid and c["root"] == SIGHAND)
+    assert m.alloc(0, SIGHAND) and m.alloc(0, SIGHAND)
+    snap = m.snap()
+    c = snap["caches"][cid]
+    assert c["partial"]["page_orders"] == [0, 0] and c["pages"] == [(1, 0, 0), (1, 1, 0)]
+    assert snap["memcgs"][mid]["memory"] == 2 and snap["memcgs"][mid]["failcnt"] > 0
+    m.clean()
+    while m.held(0):
+        m.free(0, 0)
+    m.settle()
+    m.clean()
+    m.drain()
+    assert m.snapshot()["memcgs"].get(mid) is None or m.snapshot()["memcgs"][mid]["memory"] == 0
     m.clean()
