@@ -122,6 +122,7 @@ class Config:
     sysfs_interval_us: int = 100         # its pacing
     sysfs_deactivate_remove: bool = False  # 5.4's early sysfs_slab_remove() at deactivation (reproduces its kobject leak)
     sysfs_shrink_roots: bool = False     # it also writes shrink of the built-in root caches (5.4's kernfs/slab_mutex order: a lock-order report)
+    steer: str = "none"                  # "coverage": weight delays and actors toward windows not yet raced (stress/steer.py)
     fix_root_drift: bool = False         # memcg_uncharge_slab takes its root branch by the page's charge, not the cache's memcg (README finding 8 fixed)
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
@@ -177,6 +178,8 @@ class Config:
         for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove", "fix_root_drift") + ACTOR_SWITCHES:
             if not isinstance(getattr(self, name), bool):
                 bad(name.replace("_", "-"), f"expected true or false, got {getattr(self, name)!r}")
+        if self.steer not in ("none", "coverage"):
+            bad("steer", f"none or coverage, got {self.steer!r}")
         if self.alloc_pct + self.send_pct > 100:
             bad("send-pct", "alloc-pct + send-pct must be at most 100")
         if len(self.controller_weights) != 5 or any(w < 0 for w in self.controller_weights):
@@ -457,6 +460,8 @@ def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
         d["controller"] = False
     if getattr(args, "fix_root_drift", False):
         d["fix_root_drift"] = True
+    if getattr(args, "steer", None) is not None:
+        d["steer"] = args.steer
     for actor in ACTOR_SWITCHES:
         if getattr(args, "no_" + actor, False):
             d[actor] = False

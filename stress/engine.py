@@ -151,6 +151,12 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     sample_every = min(config.stat_interval or 1.0, max(0.05, (config.duration or 60) / 200))
     next_sample = t0 + sample_every
     poll = min(0.02, sample_every)
+    steering = None
+    if config.steer == "coverage":
+        from .steer import STEER_INTERVAL, CoverageSteering
+        steering = CoverageSteering(_core, native.get("delays") or {}, config.max_memcgs,
+                                    config.module_interval_us, _core.RACE_WINDOWS, config.mode)
+        next_steer = t0 + STEER_INTERVAL
     while True:
         tick.wait(poll)
         now = time.monotonic()
@@ -174,6 +180,9 @@ def _run(config, seed, native, emit, stop_event) -> Result:
                 drain_at = now
             if drain_at is not None:
                 _core.engine_request_drain()
+        if steering is not None and drain_at is None and now >= next_steer:
+            steering.step(now - t0, _core.window_counts())
+            next_steer = now + STEER_INTERVAL
         if now >= next_sample or now >= next_stat:
             s = sample(_core.live_stats(), now - t0, proc)
             if now >= next_sample:
@@ -202,6 +211,8 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     if not hung:
         _core.engine_finish()
     stats = _core.live_stats()
+    if steering is not None:
+        stats["steering"] = steering.summary()
     nv = _core.violation_count()
     if nv > seen:
         for v in _core.violations_since(seen):

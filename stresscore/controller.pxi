@@ -346,18 +346,21 @@ cdef void controller_loop() noexcept nogil:
 
 ctypedef void (*actor_step_t)(ms_thread *t) noexcept nogil
 
-cdef void actor_loop(actor_step_t step, long interval_ns, int *done) noexcept nogil:
-    """An actor's thread: one step every interval_ns while the run runs,
-    parking at stop-the-world requests between steps; *done when it left."""
+cdef void actor_loop(actor_step_t step, long *interval, int *done) noexcept nogil:
+    """An actor's thread: one step every *interval ns while the run runs
+    (re-read each step: --steer coverage may change it), parking at
+    stop-the-world requests between steps; *done when it left."""
     cdef ms_thread *t = this_thread()
     cdef timespec ts
-    ts.tv_sec = interval_ns // 1000000000
-    ts.tv_nsec = interval_ns % 1000000000
+    cdef long interval_ns
     while READ_ONCE_I(&run_state) == RUN_RUNNING:
         stw_poll()
         step(t)
         t.counters[CNT_OPS] += 1
+        interval_ns = READ_ONCE_L(interval)
         if interval_ns:
+            ts.tv_sec = interval_ns // 1000000000
+            ts.tv_nsec = interval_ns % 1000000000
             cpu_nanosleep(&ts)
     smp_store_release_I(done, 1)
 

@@ -281,6 +281,36 @@ def window_counts():
             raced += ms_threads[c].win_raced[w]
         out[WINDOWS[w][0]] = {"opened": opened, "raced": raced}
     return out
+def delay_setting(str name):
+    """(probability, max_us) of delay point `name` as the run has it now."""
+    cdef int i = DP_NAMES.index(name)
+    return dp_threshold[i] / 4294967296.0, dp_max_ns[i] / 1000.0
+
+def steer_delay(str name, double prob, double max_us):
+    """Change delay point `name` while a run goes (--steer coverage).  The
+    threads read the two words without a lock; a thread in the middle of a
+    draw may use the old threshold with the new bound, which only changes
+    one delay's length."""
+    cdef int i = DP_NAMES.index(name)
+    if not 0.0 <= prob <= 1.0 or not 0.0 <= max_us <= 1000000.0:
+        raise ValueError(f"{name}: probability in [0, 1], max delay in [0, 1000000] us")
+    dp_max_ns[i] = <long>(max_us * 1000)
+    dp_threshold[i] = <unsigned int>min(4294967295.0, prob * 4294967296.0)
+
+def steer_max_memcgs(int n):
+    """The cgroups alive at most, while a run goes (--steer coverage raises
+    it for id-space growth); read racily by the cgroup actor."""
+    if not 0 <= n <= 255:
+        raise ValueError("max_memcgs in [0, 255]")
+    WRITE_ONCE_I(&cfg.max_memcgs, n)
+
+def steer_module_interval(long us):
+    """The module actor's pause while a run goes (--steer coverage shortens
+    it for root destroys during offlines)."""
+    if not 0 <= us <= 10000000:
+        raise ValueError("module interval in [0, 10000000] us")
+    WRITE_ONCE_L(&cfg.module_interval_ns, us * 1000)
+
 EVENT_NAMES = list(EV_NAMES)
 INVARIANTS = list(V_NAMES)
 COUNTER_NAMES = list(CNT_NAMES)
@@ -422,13 +452,13 @@ def engine_thread(int cpu):
         elif role == ROLE_WORKQUEUE:
             workqueue_loop()
         elif role == ROLE_MODULE:
-            actor_loop(module_step, cfg.module_interval_ns, &module_actor_done)
+            actor_loop(module_step, &cfg.module_interval_ns, &module_actor_done)
         elif role == ROLE_ACTIVE_MEMCG:
             active_memcg_loop()
         elif role == ROLE_CGROUP:
-            actor_loop(cgroup_step, cfg.cgroup_interval_ns, &cgroup_actor_done)
+            actor_loop(cgroup_step, &cfg.cgroup_interval_ns, &cgroup_actor_done)
         elif role == ROLE_SYSFS:
-            actor_loop(sysfs_step, cfg.sysfs_interval_ns, &sysfs_actor_done)
+            actor_loop(sysfs_step, &cfg.sysfs_interval_ns, &sysfs_actor_done)
         else:
             rcu_thread_loop(index)
         cpu_leave()

@@ -45,6 +45,8 @@ def build_parser() -> Parser:
                    help="running time of each run at most, like 10s or 10 (seconds), up to 1h (default 10s)")
     p.add_argument("--workers", metavar="N", default="2",
                    help=f"worker threads per run, 0 to {MAX_WORKERS}; 0: one per core (default 2)")
+    p.add_argument("--steer", metavar="HOW", default="none",
+                   help="none | coverage: each run steered toward windows not yet raced (default none)")
     p.add_argument("--only", nargs="+", metavar="NAME",
                    help="only these mutants (and 'correct'); `memcg-stress list mutants` names them "
                         "(default: all)")
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             if n != CORRECT and n not in BY_NAME:
                 raise ConfigError(f"--only: unknown mutant {n!r}; valid: {', '.join(BY_NAME)}")
-        base = Config(workers=workers).validate()
+        base = Config(workers=workers, steer=a.steer).validate()
         check_output_file(a.json, "--json")
     except ConfigError as e:
         return fail(str(e), COMMAND)

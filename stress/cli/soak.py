@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rule-out", dest="rule_out", metavar="RATE",
                    help="run as long as it takes for a clean run to rule out RATE failures per hour "
                         "at --confidence: -ln(1 - c) / RATE hours (default: --duration)")
+    g.add_argument("--steer", metavar="HOW",
+                   help="none | coverage: raise the delays of windows opened but never raced, the cgroups alive "
+                        "for id-space growth and the module actor's pace for root destroys, as the run goes "
+                        "(default none)")
     g.add_argument("--confidence", metavar="C",
                    help="confidence of the verdict's failure-rate bound, between 0 and 1 (default 0.95)")
     g.add_argument("--workers", "-w", metavar="N",
