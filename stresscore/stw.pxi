@@ -191,7 +191,7 @@ def stw_probe(int rounds=2000, int watch_spins=200):
     cdef stw_probe_state st
     cdef long w, moved = 0
     cdef int r, k
-    if READ_ONCE_I(&run_state) != RUN_IDLE:
+    if READ_ONCE_I(&run_state) not in (RUN_IDLE, RUN_DONE):    # no thread of a run may be running
         raise RuntimeError("stw_probe needs an idle engine")
     st.work = 0
     st.stop = 0

@@ -374,3 +374,10 @@ def test_race_windows_are_counted_with_delays_on_or_off():
             # a race is counted while a thread is held at the point, so
             # mostly while it is delayed
             assert sum(w["raced"] > 0 for w in win.values()) >= 3
+
+
+def test_a_steered_run_records_its_steering_and_stays_clean():
+    r = run(Config(duration=1.5, workers=2, seed=7, stat_interval=0, steer="coverage"))
+    assert r.verdict == "clean", r.violations[:2]
+    st = r.stats["steering"]
+    assert st["mode"] == "coverage" and st["changes"] == len(st["log"]) and st["changes"] > 0
