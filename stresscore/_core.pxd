@@ -204,11 +204,12 @@ cdef struct ms_page:
     long pobjects               # cpu partial list head: free objects on the list (approximate, as in SLUB)
     long pages                  # cpu partial list head: pages on the list
     ms_page *pool_next          # per-thread page pool
+    int pool_class              # stable: room for 8 << pool_class objects (slub.pxi page_pool_get)
     long ck_free                # checker scratch: objects on the freezing cpu's freelist...
     long ck_epoch               # ...valid when this equals the checker's epoch
     mem_cgroup *charged         # stable: the memcg memcg_charge_slab charged (child caches), for the ownership check
     long charged_id             # its id (the struct may be freed and reused)
-    ms_object objs[PAGE_OBJS]
+    ms_object objs[PAGE_OBJS]   # last: a page is allocated with room for its class's objects only
 
 # ---------------------------------------------------------------------------
 # Forward declarations: called from a room included before the one that

@@ -19,6 +19,7 @@ the rooms, in the order included below:
                  memcg_charge_slab/memcg_uncharge_slab
     slab_common  mm/slab_common.c: root caches, memcg_caches, create,
                  deactivate, shutdown, kmem_cache_destroy
+    page_pool    memory for slab pages: per-thread and global pools, per size class
     slub         mm/slub.c: pages, objects, cpu slabs, alloc and free
     sysfs        mm/slub.c's sysfs: the kobjects of caches, /sys/kernel/slab
                  files, kernfs active references, the sysfs actor's step
@@ -45,6 +46,7 @@ include "workqueue.pxi"
 include "memcontrol.pxi"
 include "memcontrol_charge.pxi"
 include "slab_common.pxi"
+include "page_pool.pxi"
 include "slub.pxi"
 include "sysfs.pxi"
 include "stw.pxi"

@@ -109,8 +109,8 @@ cdef struct ms_thread:
     long digest_left
     unsigned long long delay_start_ns    # first delay candidate (delay budget)
     long delay_spent_ns              # time given to delays so far
-    void *page_pool                  # freed slab pages kept for reuse by this thread
-    int nr_pool
+    void *page_pool[4]               # freed slab pages kept for reuse by this thread, per page class (slub.pxi)
+    int nr_pool[4]
     int role                         # ROLE_* (engine)
     int in_use
     long win_opened[16]              # DP_*: race windows this thread entered (read racily by stats)

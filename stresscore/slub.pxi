@@ -7,94 +7,7 @@
 # cpu with a slab of the cache, smp.pxi), __kmem_cache_shrink, and the
 # allocation and free entry points, kmem_cache_alloc and kmem_cache_free.
 
-# Freed pages are kept for reuse, never handed back to the C library while
-# the model lives: a per-thread pool (no lock) backed by a global one under
-# page_pool_lock (the per-cpu page lists and zone->lock of the page
-# allocator).  The footprint is then the high-water mark of slab pages, not
-# whatever the C library's heaps retain of a churn of 3 KiB blocks.
-
-cdef enum:
-    PAGE_POOL_LOCAL = 512       # pages one thread keeps
-    PAGE_POOL_BATCH = 64        # pages moved between a thread and the global pool at once
-
-cdef ms_spinlock page_pool_lock
-cdef ms_page *page_pool_global = NULL   # page_pool_lock
-cdef long nr_pages_reserved = 0         # atomic: pages taken from the C library and not given back
-
-cdef ms_page *page_pool_get() noexcept nogil:
-    global page_pool_global
-    cdef ms_thread *t = this_thread()
-    cdef ms_page *p = <ms_page *>t.page_pool
-    cdef int i
-    if p == NULL and READ_ONCE_P(<void **>&page_pool_global) != NULL:
-        spin_lock(&page_pool_lock)
-        for i in range(PAGE_POOL_BATCH):
-            p = page_pool_global
-            if p == NULL:
-                break
-            page_pool_global = p.pool_next
-            p.pool_next = <ms_page *>t.page_pool
-            t.page_pool = p
-            t.nr_pool += 1
-        spin_unlock(&page_pool_lock)
-        p = <ms_page *>t.page_pool
-    if p != NULL:
-        t.page_pool = p.pool_next
-        t.nr_pool -= 1
-        return p
-    p = <ms_page *>aligned_alloc(64, sizeof(ms_page))
-    if p != NULL:
-        atomic_add_L(&nr_pages_reserved, 1)
-    return p
-
-cdef inline void page_pool_global_push(ms_page *p) noexcept nogil:
-    """Called with page_pool_lock held."""
-    global page_pool_global
-    p.pool_next = page_pool_global
-    page_pool_global = p
-
-cdef void page_pool_put(ms_page *p) noexcept nogil:
-    cdef ms_thread *t
-    cdef ms_page *q
-    cdef int i
-    p.magic = POISON_MAGIC
-    if ms_cpu < 0:
-        spin_lock(&page_pool_lock)
-        page_pool_global_push(p)
-        spin_unlock(&page_pool_lock)
-        return
-    t = this_thread()
-    p.pool_next = <ms_page *>t.page_pool
-    t.page_pool = p
-    t.nr_pool += 1
-    if t.nr_pool > PAGE_POOL_LOCAL:
-        spin_lock(&page_pool_lock)
-        for i in range(PAGE_POOL_BATCH):
-            q = <ms_page *>t.page_pool
-            t.page_pool = q.pool_next
-            t.nr_pool -= 1
-            page_pool_global_push(q)
-        spin_unlock(&page_pool_lock)
-
-cdef void page_pool_free_list(ms_page *p) noexcept nogil:
-    cdef ms_page *nx
-    while p != NULL:
-        nx = p.pool_next
-        free(p)
-        p = nx
-
-cdef void page_pools_release() noexcept nogil:
-    """Hand every pooled page back to the C library (between runs; no
-    thread of the model may be running)."""
-    global page_pool_global, nr_pages_reserved
-    cdef int i
-    for i in range(MS_MAX_CPUS):
-        page_pool_free_list(<ms_page *>ms_threads[i].page_pool)
-        ms_threads[i].page_pool = NULL
-        ms_threads[i].nr_pool = 0
-    page_pool_free_list(page_pool_global)
-    page_pool_global = NULL
-    nr_pages_reserved = 0
+# The page pool (reuse of freed pages, per size class) is page_pool.pxi.
 
 # ---------------------------------------------------------------------------
 # Slab pages (allocate_slab, __free_slab, rcu_free_slab, free_slab).
@@ -102,7 +15,7 @@ cdef void page_pools_release() noexcept nogil:
 cdef ms_page *new_slab(kmem_cache *s) noexcept nogil:
     """allocate_slab: a page with every object free, frozen for this cpu,
     charged (child caches) or accounted to the node (root caches)."""
-    cdef ms_page *page = page_pool_get()
+    cdef ms_page *page = page_pool_get(page_class(s.objects))
     cdef int i
     cdef int order = s.order
     cdef long nr = 1 << order

@@ -64,7 +64,7 @@ def clean_run(tmp_path_factory):
 
 def test_clean_soak(clean_run):
     p, out = clean_run
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     assert "Traceback" not in p.stderr
     config, events, summary = check_folder(out)
     assert summary["verdict"] == "clean" and summary["violations"] == 0
@@ -145,7 +145,7 @@ def test_toml_config_and_override(tmp_path):
     out = tmp_path / "run"
     p = cli("soak", "--config", "run.toml", "--duration", "1s", "--workers", WORKERS, "--seed", "42",
             "--delay", "array_grow=0.25", "--out", out, "--quiet", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     config, _, summary = check_folder(out)
     assert config["duration"] == 1.0 and config["workers"] == 2 and config["seed"] == 42
     assert config["max_memcgs"] == 5 and config["stop_on_violation"] is False
@@ -158,7 +158,7 @@ def test_toml_config_and_override(tmp_path):
 
 def test_default_out_folder(tmp_path):
     p = cli("soak", "--duration", "0.3s", "--workers", "1", "--seed", "7", "--quiet", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     (folder,) = (tmp_path / "results").iterdir()
     assert folder.name.startswith("run-") and folder.name.endswith("-7")
     check_folder(folder)
@@ -285,7 +285,7 @@ def test_actor_flags_reach_the_run(tmp_path):
     p = cli("soak", "--duration", "0.3s", "--workers", "1", "--seed", "3", "--quiet", "--no-sysfs-actor",
             "--no-module-actor", "--kworkers", "3", "--rcu-threads", "1", "--cgroup-interval-us", "500",
             "--out", "run", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (cfg["sysfs_actor"], cfg["module_actor"], cfg["active_memcg_actor"]) == (False, False, True)
     assert (cfg["kworkers"], cfg["rcu_threads"], cfg["cgroup_interval_us"]) == (3, 1, 500)
@@ -367,7 +367,7 @@ def test_runfolder_api(tmp_path):
 def test_soak_json_on_stdout(tmp_path):
     p = cli("soak", "--duration", "1s", "--workers", "1", "--seed", "3", "--stat-interval", "0.3s",
             "--out", tmp_path / "run", "--no-report", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     doc = json.loads(p.stdout)                       # one JSON document, nothing else
     assert doc == json.loads((tmp_path / "run" / "summary.json").read_text())
     assert doc["verdict"] == "clean" and doc["seed"] == 3
@@ -378,16 +378,16 @@ def test_soak_json_on_stdout(tmp_path):
 def test_replay_report_and_list_json_on_stdout(clean_run, tmp_path):
     _, out = clean_run
     p = cli("replay", out, "--duration", "0.5s", "--out", tmp_path / "re", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     doc = json.loads(p.stdout)
     assert doc["original"]["verdict"] == "clean" and [r["outcome"] for r in doc["runs"]] == ["clean"]
     assert "reruns clean" in p.stderr
     p = cli("report", out, "--out", tmp_path / "rep", "--no-plots", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     assert json.loads(p.stdout)["run"]["verdict"] == "clean" and "memcg-stress report" in p.stderr
     for what, key in (("mutants", "no-flush-on-free"), ("presets", "tough"), ("delays", "reparent_swap")):
         p = cli("list", what, "--json", cwd=tmp_path)
-        assert p.returncode == 0, p.stderr
+        assert p.returncode == 0, p.stderr + p.stdout[-3000:]
         assert key in [x["name"] for x in json.loads(p.stdout)[what]]
         p = cli("list", what, cwd=tmp_path)
         assert p.returncode == 0 and key in p.stdout and max(map(len, p.stdout.splitlines())) <= 80
@@ -396,7 +396,7 @@ def test_replay_report_and_list_json_on_stdout(clean_run, tmp_path):
 def test_mutants_json_on_stdout_and_quiet(tmp_path):
     p = cli("mutants", "--only", "no-flush-on-free", "--no-correct", "--seeds", "1", "--budget", "5s",
             "--quiet", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     doc = json.loads(p.stdout)
     assert doc["ok"] and [r["name"] for r in doc["mutants"]] == ["no-flush-on-free"]
     assert "detection matrix" not in p.stderr and "every expected mutant caught" in p.stderr
@@ -404,7 +404,7 @@ def test_mutants_json_on_stdout_and_quiet(tmp_path):
 
 def test_bench_json_on_stdout(tmp_path):
     p = cli("bench", "--quick", "--only", "rcu_read_pair_ns", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     assert json.loads(p.stdout)["rcu_read_pair_ns"] > 0 and "memcg-stress bench" in p.stderr
 
 
@@ -471,7 +471,7 @@ def test_report_of_a_killed_run_with_violations(tmp_path):
             "violations": 420}]
     (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evs) + '{"type": "st')
     p = cli("report", d, "--out", tmp_path / "rep", "--no-plots", "--json", "-", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     rep = json.loads(p.stdout)
     assert rep["run"]["killed"] and rep["run"]["violations"] == 420
     assert rep["run"]["verdict"] == "violation (killed: no summary.json, rebuilt from events.jsonl)"
@@ -491,5 +491,5 @@ def test_report_without_config(clean_run, tmp_path):
     for name in ("summary.json", "events.jsonl"):
         (d / name).write_bytes((out / name).read_bytes())
     p = _report(tmp_path, d)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
     assert p.stderr.strip() == f"memcg-stress: warning: report: {d}: config.json: missing"
