@@ -210,15 +210,29 @@ cdef inline long page_unfreeze(ms_page *page, long k) noexcept nogil:
             return new >> 1
         st = seen
 
+cdef void discard_pages(ms_page *discard) noexcept nogil:
+    """discard_slab for each page of a chain through page.next."""
+    cdef ms_page *page
+    while discard != NULL:
+        page = discard
+        discard = page.next
+        discard_slab(page)
+
 cdef void unfreeze_partials(kmem_cache *s, long *slot) noexcept nogil:
     """unfreeze_partials: every page of this cpu's partial list goes to the
     node's list, or is discarded when empty and the node keeps min_partial
     already."""
+    discard_pages(unfreeze_partials_collect(s, slot))
+
+cdef ms_page *unfreeze_partials_collect(kmem_cache *s, long *slot) noexcept nogil:
+    """unfreeze_partials up to its discards: the pages to discard, chained
+    through page.next (put_cpu_partial discards them after its read
+    section: discard_slab may wait for a grace period, section 7)."""
     cdef ms_page *page
     cdef ms_page *discard = NULL
     cdef long inuse
     if slot[CS_PARTIAL] == 0:
-        return
+        return NULL
     spin_lock(&s.list_lock)
     while slot[CS_PARTIAL] != 0:
         page = <ms_page *>slot[CS_PARTIAL]
@@ -230,10 +244,7 @@ cdef void unfreeze_partials(kmem_cache *s, long *slot) noexcept nogil:
         else:
             add_partial(s, page, True)
     spin_unlock(&s.list_lock)
-    while discard != NULL:
-        page = discard
-        discard = page.next
-        discard_slab(page)
+    return discard
 
 cdef void put_cpu_partial(kmem_cache *s, ms_page *page, bint drain) noexcept nogil:
     """put_cpu_partial: push a frozen page on this cpu's partial list; a full
@@ -245,13 +256,15 @@ cdef void put_cpu_partial(kmem_cache *s, ms_page *page, bint drain) noexcept nog
     cdef long *slot = cpu_slab_of(s)
     cdef ms_page *old
     cdef long pobjects = 0, pages = 0
+    cdef ms_page *drained = NULL
+    cdef ms_page *gone = NULL
     rcu_read_lock()
     old = <ms_page *>slot[CS_PARTIAL]
     if old != NULL:
         pobjects = old.pobjects
         pages = old.pages
         if drain and pobjects > READ_ONCE_I(&s.cpu_partial):
-            unfreeze_partials(s, slot)
+            drained = unfreeze_partials_collect(s, slot)
             old = NULL
             pobjects = 0
             pages = 0
@@ -271,8 +284,13 @@ cdef void put_cpu_partial(kmem_cache *s, ms_page *page, bint drain) noexcept nog
                        "cpu_partial 0: unfreeze_partials would take list_lock, held (self-deadlock; page %lx)",
                        s.id, <long>page)
         else:
-            unfreeze_partials(s, slot)
+            gone = unfreeze_partials_collect(s, slot)
     rcu_read_unlock()
+    # the discards after the read section: the kernel's free_slab only
+    # queues call_rcu; the model's may wait for a grace period when the
+    # callbacks pile up (discard_slab), which must not happen inside one
+    discard_pages(drained)
+    discard_pages(gone)
 
 cdef long acquire_slab(kmem_cache *s, ms_page *page, bint mode, ms_object **freelist, long *taken) noexcept nogil:
     """acquire_slab, list_lock held: take a page off the node's list and

@@ -495,3 +495,32 @@ def test_a_charge_over_the_limit_falls_back_to_the_minimum_order():
     m.drain()
     assert m.snapshot()["memcgs"].get(mid) is None or m.snapshot()["memcgs"][mid]["memory"] == 0
     m.clean()
+
+
+def test_a_partial_page_discarded_while_callbacks_pile_up_waits_outside_the_read_section():
+    """put_cpu_partial runs in an RCU read section (the kernel's
+    preempt_disable); with cpu_partial 0 it unfreezes at once, and an empty
+    TYPESAFE_BY_RCU page is discarded.  When callbacks pile up the model's
+    discard waits for a grace period instead of queueing (discard_slab's
+    RCU_FLOOD): that wait must come after the read section, or the model
+    reports synchronize_rcu() inside one."""
+    m = Native(workers=2)
+    mid = m.mkdir(0)
+    m.set_limit(mid, 4)                 # sighand's slabs fall back to order 0: one object each
+    m.migrate(0, mid)
+    assert m.alloc(0, SIGHAND)
+    m.settle()
+    m.free(0, 0)
+    m.settle()
+    assert m.alloc(0, SIGHAND) and m.alloc(0, SIGHAND)
+    m.migrate(0, 0)
+    assert m.rmdir(mid)
+    m.settle()                          # deactivated: cpu_partial and min_partial are 0
+    for _ in range(1100 * 15):          # root sighand pages freed with no grace period run
+        assert m.alloc(1, SIGHAND)
+    while m.held(1):
+        m.free(1, m.held(1) - 1)
+    assert m.pending_callbacks() > 1024
+    m.free(0, 0)                        # the cpu slab's object
+    m.free(0, 0)                        # a full page: frozen to cpu 0's list, unfrozen, empty: discarded
+    assert m.violations() == [] and m.check() == []
