@@ -387,7 +387,9 @@ def engine_setup(dict c):
     cfg.alloc_pct = c["alloc_pct"]
     cfg.send_pct = c["send_pct"]
     cfg.long_lived = min(<long>c.get("long_lived", 0), <long>MS_LONG_LIVED_MAX)
-    cfg.long_lived_thresh = <unsigned int>(min(1000000, c.get("long_lived_ppm", 0)) * 1048576 // 1000000)
+    # 0 when there is no set: the worker's one test then never passes
+    cfg.long_lived_thresh = <unsigned int>(min(1000000, c.get("long_lived_ppm", 0)) * 1048576 // 1000000) \
+        if cfg.long_lived else 0
     cfg.ctl_interval_ns = c["controller_interval_us"] * 1000
     cfg.w_mkdir, cfg.w_rmdir, cfg.w_migrate, cfg.w_module, cfg.w_limit = c["controller_weights"]
     cfg.checkpoint_ns = int(c["checkpoint_interval"] * 1e9)

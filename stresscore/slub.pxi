@@ -113,7 +113,8 @@ cdef enum:
 
 cdef void kmem_cache_open_partial(kmem_cache *s) noexcept nogil:
     """kmem_cache_open's set_min_partial(s, ilog2(size) / 2) and
-    set_cpu_partial(s) (no debug flags: kmem_cache_has_cpu_partial)."""
+    set_cpu_partial(s) (no debug flags: kmem_cache_has_cpu_partial), and
+    calculate_sizes' s->min (the fallback order and its objects)."""
     cdef long m = 0
     cdef int sz = s.size
     while sz > 1:
@@ -366,9 +367,8 @@ cdef void deactivate_slab(kmem_cache *s, long *slot) noexcept nogil:
     cdef ms_page *page = <ms_page *>slot[CS_PAGE]
     cdef ms_object *head = <ms_object *>slot[CS_FREELIST]
     cdef ms_object *tail
-    cdef ms_object *old
     cdef long k = slot[CS_FREE]
-    cdef long st, inuse
+    cdef long inuse
     cdef bint discard = False
     cdef bint tail_ = False
     if page == NULL:
@@ -460,7 +460,6 @@ cdef void slab_free(ms_object *obj) noexcept nogil:
     cdef ms_page *page = obj.page
     cdef kmem_cache *s = page.cache
     cdef long *slot = cpu_slab_of(s)
-    cdef ms_object *old
     cdef long st, new, r, inuse
     cdef bint locked, was_frozen, freeze
     if slot[CS_PAGE] == <long>page:

@@ -41,7 +41,7 @@ cdef struct run_config:
     int alloc_pct               # of worker ops: allocate (when below max_held)
     int send_pct                # of worker ops: hand an object to another worker
     long long_lived             # a worker's long-lived set: capacity (0: none)
-    unsigned int long_lived_thresh  # of 2**20: allocations that go into it
+    unsigned int long_lived_thresh  # of 2**20: allocations that go into it (0 when long_lived is 0)
     long ctl_interval_ns        # controller pacing
     int w_mkdir
     int w_rmdir

@@ -119,9 +119,7 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
     cdef int to
     cdef timespec ts
     while True:
-        if READ_ONCE_L(&stw_requested):
-            stw_park()
-        smp_poll()                      # flush_all's IPIs
+        stw_poll()                      # a stop of the world; flush_all's IPIs
         if READ_ONCE_I(&run_state) != RUN_RUNNING:
             break
         if READ_ONCE_L(&kick_gen) != t.kick_seen:
@@ -137,7 +135,7 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
         r >>= 8
         if w.n_held == 0 or (op < <unsigned int>cfg.alloc_pct and w.n_held < cfg.max_held):
             if worker_alloc(w, pick_root(&t.rng)) and \
-                    <unsigned int>((r >> 32) & 0xFFFFF) < cfg.long_lived_thresh and cfg.long_lived:
+                    <unsigned int>((r >> 32) & 0xFFFFF) < cfg.long_lived_thresh:
                 worker_keep(w, ms_rng_next(&t.rng))
         elif op < <unsigned int>cfg.alloc_pct:
             worker_free_held(w, <long>(r % <unsigned long long>w.n_held))   # full: make room
