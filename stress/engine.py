@@ -154,7 +154,7 @@ def _run(config, seed, native, emit, stop_event) -> Result:
     steering = None
     if config.steer == "coverage":
         from .steer import STEER_INTERVAL, CoverageSteering
-        steering = CoverageSteering(_core, native.get("delays") or {}, config.max_memcgs,
+        steering = CoverageSteering(_core, config.max_memcgs,
                                     config.module_interval_us, _core.RACE_WINDOWS, config.mode)
         next_steer = t0 + STEER_INTERVAL
     while True:

@@ -46,8 +46,9 @@ def level_setting(base: tuple[float, float], level: int) -> tuple[float, float]:
 
 
 class CoverageSteering:
-    def __init__(self, core, delays: dict, max_memcgs: int, module_interval_us: int, windows: list[dict],
+    def __init__(self, core, max_memcgs: int, module_interval_us: int, windows: list[dict],
                  mode: str = "reparent"):
+        """The configured delays are read back from the run (core.delay_setting)."""
         self.core = core
         self.skip = NEVER_RACES | (LEGACY_NEVER_RACES if mode == "legacy" else set())
         self.point_of = {w["name"]: w["opened at"] for w in windows}

@@ -237,11 +237,12 @@ def test_long_lived_objects_outlive_their_cgroup(mode):
     off = run(Config(duration=2, workers=2, mode=mode, seed=5, stat_interval=0, long_lived=0))
     assert off.verdict == "clean", off.violations[:3]
     g_on, g_off = on.stats["global"], off.stats["global"]
-    assert g_on["caches_killed"] > 0 and g_off["caches_killed"] > 0
+    assert g_on["caches_killed"] > 0 and g_off["caches_killed"] > 0, (g_on, g_off)
     share_on = g_on["caches_killed_with_pages"] / g_on["caches_killed"]
     share_off = g_off["caches_killed_with_pages"] / g_off["caches_killed"]
     assert share_on > 0.1 and share_on > 2 * share_off, (share_on, share_off)
-    assert on.stats["child_caches"] == 0 and on.stats["memcgs_dying"] == 0
+    assert on.stats["child_caches"] == 0 and on.stats["memcgs_dying"] == 0, \
+        (on.stats["child_caches"], on.stats["memcgs_dying"])
 
 
 def test_timeline_stays_bounded_over_a_long_run(monkeypatch):

@@ -41,7 +41,7 @@ def counts(**raced):
 
 def test_a_window_opened_but_never_raced_gets_longer_likelier_delays_until_it_races():
     core = Core()
-    s = CoverageSteering(core, {}, 16, 1000, WINDOWS)
+    s = CoverageSteering(core, 16, 1000, WINDOWS)
     s.step(0.25, counts(entry_vs_offline=3, kill_vs_page_free=1))
     # entry-vs-grow (same point as entry-vs-offline) has not raced: the point is boosted
     assert core.delays["get_cache_entry"] == level_setting((0.02, 500.0), 1)
@@ -61,7 +61,7 @@ def test_a_window_opened_but_never_raced_gets_longer_likelier_delays_until_it_ra
 
 def test_a_window_never_opened_is_not_steered_for():
     core = Core()
-    s = CoverageSteering(core, {}, 16, 1000, WINDOWS)
+    s = CoverageSteering(core, 16, 1000, WINDOWS)
     c = counts()
     c["kill-vs-page-free"]["opened"] = 0
     s.step(0.25, c)
@@ -74,9 +74,9 @@ def test_legacy_mode_does_not_steer_for_the_reparenting_windows():
     core.delays["offline_kmem"] = (0.1, 300.0)
     c = counts(entry_vs_grow=1, entry_vs_offline=1, kill_vs_page_free=1, deactivate_vs_root_destroy=1)
     c["offline-vs-charge"] = {"opened": 5, "raced": 0}
-    CoverageSteering(core, {}, 16, 1000, wins, "legacy").step(0.25, c)
+    CoverageSteering(core, 16, 1000, wins, "legacy").step(0.25, c)
     assert core.delays["offline_kmem"] == (0.1, 300.0)
-    CoverageSteering(core, {}, 16, 1000, wins, "reparent").step(0.25, c)
+    CoverageSteering(core, 16, 1000, wins, "reparent").step(0.25, c)
     assert core.delays["offline_kmem"] == level_setting((0.1, 300.0), 1)
 
 
