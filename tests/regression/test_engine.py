@@ -378,7 +378,13 @@ def test_race_windows_are_counted_with_delays_on_or_off():
 
 
 def test_a_steered_run_records_its_steering_and_stays_clean():
-    r = run(Config(duration=1.5, workers=2, seed=7, stat_interval=0, steer="coverage"))
+    """With delay injection off, windows open but their races are not held
+    open: steering turns on the delays of the points that open them, and
+    the run stays clean.  (With the default delays every window may race in
+    the first quarter second, and then steering has nothing to do.)"""
+    r = run(Config(duration=1.5, workers=2, seed=7, stat_interval=0, steer="coverage",
+                   delay_injection=False))
     assert r.verdict == "clean", r.violations[:2]
     st = r.stats["steering"]
-    assert st["mode"] == "coverage" and st["changes"] == len(st["log"]) and st["changes"] > 0
+    assert st["mode"] == "coverage" and st["changes"] == len(st["log"])
+    assert any(e["what"] == "delay" and e["probability"] > 0 for e in st["log"]), st["log"][:5]
