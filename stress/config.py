@@ -123,7 +123,7 @@ class Config:
     sysfs_deactivate_remove: bool = False  # 5.4's early sysfs_slab_remove() at deactivation (reproduces its kobject leak)
     sysfs_shrink_roots: bool = False     # it also writes shrink of the built-in root caches (5.4's kernfs/slab_mutex order: a lock-order report)
     steer: str = "none"                  # "coverage": weight delays and actors toward windows not yet raced (stress/steer.py)
-    fix_root_drift: bool = False         # memcg_uncharge_slab takes its root branch by the page's charge, not the cache's memcg (README finding 8 fixed)
+    fix_root_drift: bool = field(default_factory=lambda: os.environ.get("MEMCG_STRESS_FIX_ROOT_DRIFT") == "1")         # memcg_uncharge_slab takes its root branch by the page's charge, not the cache's memcg (README finding 8 fixed)
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True

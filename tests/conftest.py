@@ -14,6 +14,13 @@ The tests are in three tiers, as liburcu keeps them:
 import os
 import sys
 
+# Clean-run tests of the default (reparent) mode would otherwise meet README
+# finding 8, 5.4's root drift, by design and at random (the long-lived set
+# makes it a matter of seconds): the suite runs with the model's fix unless
+# a test asks for 5.4's accounting (fix_root_drift=False), which the
+# finding's own tests do.  Subprocesses (the CLI and plugin tests) inherit it.
+os.environ.setdefault("MEMCG_STRESS_FIX_ROOT_DRIFT", "1")
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
