@@ -10,7 +10,8 @@ the rooms, in the order included below:
 
   model (docs/DESIGN.md, one section per room; nogil, no Python):
     diag         flight recorder, violations, delay points, selected mutant
-    smp          kernel/smp.c: on_each_cpu_cond's IPIs, CPUs on and off
+    smp          kernel/smp.c: on_each_cpu_cond's IPIs, CPUs on and off;
+                 cpu_online_mask and cpus_read_lock (kernel/cpu.c)
     quarantine   poisoning and quarantine of freed structures
     workqueue    memcg_kmem_cache_wq, cgroup_destroy_wq: per-CPU pools
     memcontrol   mm/memcontrol.c: mem_cgroup, css, stats,
@@ -27,6 +28,7 @@ the rooms, in the order included below:
     stw          roles, run state, workers' state, stop-the-world
     checkers     the invariants, checkpoints
     worker       the worker loop
+    hotplug      kernel/cpu.c: CPUs down and up, the dead-CPU callbacks, the actor
     controller   the controller, kworker and RCU callback thread loops, drain
     run          model set-up, the mutant table, engine_setup, engine_thread
   Python faces:
@@ -52,6 +54,7 @@ include "sysfs.pxi"
 include "stw.pxi"
 include "checkers.pxi"
 include "worker.pxi"
+include "hotplug.pxi"
 include "controller.pxi"
 include "run.pxi"
 include "model_api.pxi"

@@ -295,6 +295,8 @@ cdef void controller_drain() noexcept nogil:
             progress = 1
         if cfg.sysfs_actor and not smp_load_acquire_I(&sysfs_actor_done):
             progress = 1
+        if cfg.hotplug_actor and not smp_load_acquire_I(&hotplug_actor_done):
+            progress = 1
         if smp_load_acquire_L(&ctl_rmdir_request):
             smp_store_release_L(&ctl_rmdir_request, 0)
         if not progress:

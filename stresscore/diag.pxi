@@ -47,6 +47,8 @@ cdef enum:
     EV_SYSFS_UNLINK        # sysfs_slab_unlink: kobject_del (a: cache id)
     EV_SYSFS_SHOW          # a sysfs reader read objects/slabs of a cache (a: cache id, b: the value)
     EV_SYSFS_SHRINK        # a sysfs writer wrote shrink (a: cache id, b: 1 when slabs remain)
+    EV_CPU_DOWN            # the hotplug actor took a CPU down (a: cpu, b: the worker moved off it or -1)
+    EV_CPU_UP              # the hotplug actor brought a CPU up (a: cpu)
     EV_NR
 
 EV_NAMES = ["none", "alloc_slow", "page_free", "charge", "charge_fail",
@@ -56,7 +58,7 @@ EV_NAMES = ["none", "alloc_slow", "page_free", "charge", "charge_fail",
             "cache_shutdown", "cache_release", "memcg_release", "memcg_free",
             "root_create", "root_destroy", "array_grow", "checkpoint",
             "delay", "limit", "violation", "kick", "sysfs_remove", "sysfs_unlink",
-            "sysfs_show", "sysfs_shrink"]
+            "sysfs_show", "sysfs_shrink", "cpu_down", "cpu_up"]
 
 cdef enum:
     FR_SIZE = 64            # events kept per thread (a power of two)
@@ -120,13 +122,13 @@ cdef struct ms_thread:
 cdef ms_thread *ms_threads = NULL    # MS_MAX_CPUS slots, 64-byte aligned
 
 cdef inline ms_thread *this_thread() noexcept nogil:
-    return &ms_threads[ms_cpu]
+    return &ms_threads[ms_home]
 
 cdef inline void count_event(int which) noexcept nogil:
     # allocations and frees are the product's op count (and checker 5's
     # ledger): always counted; the rest only in a counters build
     if MS_COUNTERS_ON or which <= CNT_FREE:
-        ms_threads[ms_cpu].counters[which] += 1
+        ms_threads[ms_home].counters[which] += 1
 
 cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
     """Append to the calling thread's ring.  Lock-free: single writer; the
@@ -135,7 +137,7 @@ cdef inline void fr_record(long ev, long a, long b) noexcept nogil:
     cdef fr_event *e
     if ms_cpu < 0:
         return                      # set-up code outside the run's threads
-    t = &ms_threads[ms_cpu]
+    t = &ms_threads[ms_home]
     e = &t.fr[t.fr_head & (FR_SIZE - 1)]
     e.ts = ms_now_ns()
     e.ev = ev
@@ -268,13 +270,14 @@ cdef enum:
     DP_DESTROY_DYING         # kmem_cache_destroy: between the last reference and the dying flag
     DP_SYSFS_SHOW            # a sysfs reader: between finding a killed cache (kernfs active reference) and reading it
     DP_ALLOC_AFTER_GET       # kmem_cache_alloc: between memcg_kmem_get_cache and slab_alloc (cache deactivated)
+    DP_HOTPLUG_FOLD          # memcg_hotplug_cpu_dead: between folding a memcg's residues and its css_put
     DP_NR
 
 DP_NAMES = ["get_cache_entry", "charge_memcg", "uncharge_memcg",
             "reparent_swap", "reparent_splice", "deactivate_dying",
             "create_publish", "array_grow", "flush_stats", "cache_kill",
             "page_free_put", "offline_kmem", "destroy_dying", "sysfs_show",
-            "alloc_after_get"]
+            "alloc_after_get", "hotplug_fold"]
 
 # where each point sits (for `memcg-stress list delays`), in DP_* order
 DP_WHERE = [
@@ -293,6 +296,7 @@ DP_WHERE = [
     "kmem_cache_destroy: between the last reference and the dying flag",
     "a sysfs reader or writer (/sys/kernel/slab): between finding a killed child cache (kernfs active reference) and using it",
     "kmem_cache_alloc: between memcg_kmem_get_cache and slab_alloc (the cache is being deactivated: its shrink may pass)",
+    "memcg_hotplug_cpu_dead: between folding a memcg's residues of the dead CPU and its css_put",
 ]
 
 cdef unsigned int dp_threshold[16]     # probability * 2^32; 0 = off (read-only during a run)
@@ -302,7 +306,7 @@ cdef long dp_taken[16]                # atomic: how often each point delayed
 cdef long dp_budget_pct = 10             # at most this share of a thread's time in delays
 
 cdef void _ms_delay(int point) noexcept nogil:
-    cdef ms_thread *t = &ms_threads[ms_cpu]
+    cdef ms_thread *t = &ms_threads[ms_home]
     cdef unsigned long long r = ms_rng_next(&t.rng_delay)
     cdef long ns
     cdef unsigned long long now, until
@@ -356,6 +360,8 @@ cdef enum:
     WIN_FLUSH_VS_UNCHARGE        # flush_stats x memcg_uncharge_slab's stat update
     WIN_SYSFS_VS_SHUTDOWN        # sysfs_show x kmemcg_cache_shutdown
     WIN_SWAP_VS_PAGE_FREE        # reparent_swap x __free_slab's uncharge
+    WIN_FLUSH_VS_HOTPLUG         # flush_stats x _cpu_down taking a CPU out of the online mask
+    WIN_FOLD_VS_UNCHARGE         # hotplug_fold x memcg_uncharge_slab's stat update
     WIN_NR
 
 # one row per window: name, the delay point that opens it, the conflicting step
@@ -388,6 +394,10 @@ WINDOWS = [
      "a sysfs reader between finding a killed cache and using it x kmemcg_cache_shutdown"),
     ("swap-vs-page-free", DP_REPARENT_SWAP, "memcg_uncharge_slab",
      "memcg_deactivate_kmem_caches between the pointer swap and css_put x memcg_uncharge_slab of that cache"),
+    ("flush-vs-hotplug", DP_FLUSH_STATS, "_cpu_down",
+     "memcg_flush_percpu_vmstats (for_each_online_cpu) between summing and adding x _cpu_down taking a CPU out of the online mask"),
+    ("fold-vs-uncharge", DP_HOTPLUG_FOLD, "memcg_uncharge_slab",
+     "memcg_hotplug_cpu_dead between folding a memcg's residues and css_put x memcg_uncharge_slab's stat update"),
 ]
 
 cdef int win_point[32]                 # WIN_* -> DP_*: WINDOWS' second column (set at import, read-only after)
@@ -401,14 +411,14 @@ cdef inline void win_conflict(int w) noexcept nogil:
     written only while the window is open."""
     if MS_WINDOWS_ON and ms_cpu >= 0:
         if READ_ONCE_L(&dp_inside[win_point[w] * 8]) > 0:
-            ms_threads[ms_cpu].win_raced[w] += 1
+            ms_threads[ms_home].win_raced[w] += 1
 
 cdef inline void _ms_window(int point) noexcept nogil:
     # The window is open: count it, mark this thread inside for as long as
     # the point holds it (the delay, if one is drawn), so that a conflicting
     # step that runs meanwhile counts a race.  Relaxed RMWs: a counter, not
     # a synchronisation; a race missed by a stale load is only not counted.
-    ms_threads[ms_cpu].win_opened[point] += 1
+    ms_threads[ms_home].win_opened[point] += 1
     atomic_add_L(&dp_inside[point * 8], 1)
     if dp_threshold[point] != 0:
         _ms_delay(point)
@@ -454,6 +464,10 @@ cdef enum:
     G_SMP_SERVED_OFF            # of them, run by the caller for a CPU that was off
     G_CACHE_KILLED_PAGES        # child caches killed with slab pages left (objects outlive the cgroup)
     G_ORDER_FALLBACK            # new slabs charged at the cache's min order after the first charge failed
+    G_CPU_DOWN                  # CPUs taken down (hotplug.pxi)
+    G_CPU_UP                    # CPUs brought up
+    G_CPU_MIGRATE               # workers moved off a CPU going down
+    G_STOCK_FLAG_STUCK          # a dead CPU's pending stock drain ran elsewhere: its FLUSHING bit stays set
     G_NR
 cdef long gstats[G_NR]
 
@@ -462,7 +476,8 @@ G_NAMES = ["reparented", "caches_created", "caches_killed", "caches_shutdown",
            "memcgs_freed", "array_grows", "roots_destroyed", "stock_drains_queued",
            "stock_drains_skipped", "pinned_caches", "pinned_pages", "pinned_memcgs",
            "ipis", "ipis_run_for_off_cpus", "caches_killed_with_pages",
-           "order_fallbacks"]
+           "order_fallbacks", "cpus_down", "cpus_up", "cpu_migrations",
+           "stock_flags_stuck"]
 
 # ---------------------------------------------------------------------------
 # The selected mutant (rcutorture's "busted" ops): at most one deliberate

@@ -54,6 +54,7 @@ enum {
 	LC_QUARANTINE_LOCK,
 	LC_PAGE_POOL_LOCK,
 	LC_KN_ACTIVE,       /* kernfs active reference of a sysfs file (kernfs_get_active, kernfs_drain) */
+	LC_CPU_HOTPLUG,     /* cpu_hotplug_lock (cpus_read_lock / cpus_write_lock, smp.pxi) */
 	LC_NR
 };
 #define MS_HELD_MAX 8

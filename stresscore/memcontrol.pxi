@@ -20,7 +20,8 @@
 # thread plays every role, in the same code.
 
 cdef ms_mutex cgroup_mutex          # protects the memcg tree, states, kmemcg ids
-cdef ms_list memcg_all              # cgroup_mutex
+cdef ms_list memcg_all              # cgroup_mutex, and memcg_all_lock for its add and del
+cdef ms_spinlock memcg_all_lock     # leaf: lets the hotplug callback walk memcg_all (mem_cgroup_iter's walk)
 cdef mem_cgroup *root_mem_cgroup = NULL
 cdef unsigned char kmemcg_ida[MEMCG_CACHES_MAX_SIZE]   # cgroup_mutex
 cdef int memcg_nr_cache_ids = 0     # slab_mutex; READ_ONCE elsewhere
@@ -41,6 +42,12 @@ cdef inline bint pcpu_owner_ok() noexcept nogil:
     if cpu < 0 or cpu >= ms_nr_cpu_ids or ms_cpu_owner[cpu] != ms_thread_id():
         violationf(V_PCPU_OWNER, cpu, 0,
                    "per-cpu slot %ld written by thread %ld that does not own it",
+                   cpu, ms_thread_id())
+        return False
+    if not cpu_online(cpu):
+        # a task left on a CPU that went down (migrate_tasks moves them all)
+        violationf(V_PCPU_OWNER, cpu, 0,
+                   "per-cpu slot %ld written by thread %ld while that CPU is offline",
                    cpu, ms_thread_id())
         return False
     return True
@@ -66,6 +73,8 @@ cdef void mod_node_state(int idx, long val) noexcept nogil:
     if pcpu_owner_ok():
         percpu_counter_add(&node_stat[idx], val)
 
+cdef int fix_flush_offline = 0      # engine_setup / Model: memcg_flush_percpu_vmstats over every possible CPU
+
 cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
     """Fold every cpu's stat residue into the memcg and its ancestors (the
     5.3 stable fix "flush percpu vmstats before releasing memcg"; like the
@@ -78,6 +87,13 @@ cdef void memcg_flush_percpu_vmstats(mem_cgroup *memcg) noexcept nogil:
     sums[0] = 0
     sums[1] = 0
     for cpu in range(ms_nr_cpu_ids):
+        # for_each_online_cpu, as the fix has it ("on cpu hotplug we do
+        # flush percpu vmstats anyway"): an offline CPU's residues are the
+        # hotplug callback's (memcg_hotplug_cpu_dead, hotplug.pxi), which
+        # skips a memcg released before the CPU died: README finding 9.
+        # fix_flush_offline: for_each_possible_cpu
+        if not fix_flush_offline and not cpu_online(cpu):
+            continue
         p = per_cpu_ptr_L(memcg.pcpu, cpu)
         for i in range(2):
             sums[i] += READ_ONCE_L(&p[i])
@@ -145,7 +161,9 @@ cdef void css_free_rwork_fn(work_struct *w) noexcept nogil:
         parent.lost_memory += READ_ONCE_L(&memcg.memory)
         parent.lost_stat[0] += READ_ONCE_L(&memcg.stat[0])
         parent.lost_stat[1] += READ_ONCE_L(&memcg.stat[1])
+    spin_lock(&memcg_all_lock)
     list_del_init(&memcg.all_node)
+    spin_unlock(&memcg_all_lock)
     WRITE_ONCE_I(&memcg.state, MEMCG_FREED)
     ms_mutex_unlock(&cgroup_mutex)
     fr_record(EV_MEMCG_FREE, memcg.id, 0)
@@ -282,7 +300,9 @@ cdef mem_cgroup *mem_cgroup_create(mem_cgroup *parent) noexcept nogil:
         list_add_tail(&m.sibling, &parent.children)
         m.kmemcg_id = id
         m.kmem_state = KMEM_ONLINE
+    spin_lock(&memcg_all_lock)
     list_add_tail(&m.all_node, &memcg_all)
+    spin_unlock(&memcg_all_lock)
     WRITE_ONCE_I(&m.state, MEMCG_ONLINE)
     ms_mutex_unlock(&cgroup_mutex)
     atomic_add_L(&gstats[G_MEMCG_CREATED], 1)

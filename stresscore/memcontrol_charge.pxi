@@ -13,6 +13,7 @@ cdef enum:
     STOCK_CACHED = 0            # memcg_stock slot words
     STOCK_NR = 1
     STOCK_FLAGS = 2
+    STOCK_WORK = 3              # the model's queued stock->work: drain_all_stock sets it, the cpu runs it
 
 # fix_root_drift: the model's fix of README finding 8, off by default (5.4).
 # memcg_uncharge_slab then takes its root branch by what the page's charge
@@ -83,7 +84,12 @@ cdef void page_counter_uncharge(mem_cgroup *memcg, long nr) noexcept nogil:
 # never be root cgroup"), [STOCK_NR] its precharged pages, [STOCK_FLAGS]
 # FLUSHING_CACHED_CHARGE.  Cached and nr are written by the owning cpu only
 # (the kernel: with irqs off); drain_all_stock reads them racily under RCU
-# and test-and-sets the flag of any cpu; the owner clears it.  In 5.4 every
+# and test-and-sets the flag of any cpu; the owner clears it.  [STOCK_WORK]
+# stands for the drain work queued on that cpu (schedule_work_on): the cpu
+# runs it at its next safe point (poll_stock), or, when the cpu went down
+# first, the unbound pool runs it elsewhere (hotplug.pxi): it then drains and
+# clears that other cpu's stock and flag, and the dead cpu's flag stays set,
+# as in 5.4's drain_local_stock, which only knows this_cpu_ptr.  In 5.4 every
 # precharged page holds a css reference (try_charge's css_get_many, dropped
 # by drain_stock's css_put_many); the cached pointer itself holds none.
 
@@ -122,6 +128,7 @@ cdef void drain_local_stock() noexcept nogil:
     if not pcpu_owner_ok():
         return
     st = this_cpu_ptr_L(memcg_stock)
+    WRITE_ONCE_L(&st[STOCK_WORK], 0)               # the work is running: a new one may be queued
     drain_stock(st)
     smp_store_release_L(&st[STOCK_FLAGS], 0)       # clear_bit(FLUSHING_CACHED_CHARGE)
     count_event(CNT_STOCK_DRAIN)
@@ -129,7 +136,7 @@ cdef void drain_local_stock() noexcept nogil:
 cdef inline void poll_stock() noexcept nogil:
     """The cpu runs its stock's drain work, if drain_all_stock queued one
     (schedule_work_on(cpu, &stock->work)), at its next safe point."""
-    if ms_cpu >= 0 and READ_ONCE_L(&this_cpu_ptr_L(memcg_stock)[STOCK_FLAGS]):
+    if ms_cpu >= 0 and READ_ONCE_L(&this_cpu_ptr_L(memcg_stock)[STOCK_WORK]):
         drain_local_stock()
 
 cdef void refill_stock(mem_cgroup *memcg, long nr) noexcept nogil:
@@ -167,7 +174,9 @@ cdef void drain_all_stock(mem_cgroup *root_memcg) noexcept nogil:
     if cmpxchg_I(&percpu_charge_mutex, 0, 1) != 0:
         atomic_add_L(&gstats[G_STOCK_DRAIN_SKIPPED], 1)
         return
-    for cpu in range(ms_nr_cpu_ids):       # for_each_online_cpu
+    for cpu in range(ms_nr_cpu_ids):       # for_each_online_cpu (no cpus_read_lock in 5.4)
+        if not cpu_online(cpu):
+            continue
         st = per_cpu_ptr_L(memcg_stock, cpu)
         rcu_read_lock()
         memcg = <mem_cgroup *>READ_ONCE_L(&st[STOCK_CACHED])
@@ -180,7 +189,8 @@ cdef void drain_all_stock(mem_cgroup *root_memcg) noexcept nogil:
             if cpu == ms_cpu:
                 drain_local_stock()
             else:
-                atomic_add_L(&gstats[G_STOCK_DRAIN_QUEUED], 1)  # schedule_work_on(cpu, ...)
+                atomic_add_L(&gstats[G_STOCK_DRAIN_QUEUED], 1)
+                smp_store_release_L(&st[STOCK_WORK], 1)         # schedule_work_on(cpu, &stock->work)
     smp_store_release_I(&percpu_charge_mutex, 0)
 
 # ---------------------------------------------------------------------------
@@ -347,6 +357,7 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order, mem_cgroup *charged) noe
         fr_record(EV_PAGE_FREE, s.id, memcg.id)
     elif memcg_ok(memcg, 9):
         win_conflict(WIN_FLUSH_VS_UNCHARGE)
+        win_conflict(WIN_FOLD_VS_UNCHARGE)
         mod_memcg_state(memcg, stat_idx(s), -nr)      # mod_lruvec_state: memcg part
         page_counter_uncharge(memcg, nr)              # memcg_kmem_uncharge_memcg
         memcg_ok(memcg, 10)        # still alive after the update?
@@ -358,3 +369,45 @@ cdef void memcg_uncharge_slab(kmem_cache *s, int order, mem_cgroup *charged) noe
     win_conflict(WIN_KILL_VS_PAGE_FREE)
     if not MUTANT(M_CACHE_PUT_BEFORE_UNCHARGE):     # mutant cache-put-before-uncharge: put above
         percpu_ref_put_many(&s.refcnt, nr)
+
+
+# ---------------------------------------------------------------------------
+# CPUHP_MM_MEMCQ_DEAD: hotplug.pxi runs it on the control CPU when a CPU goes
+# down.  5.4's fold and its fix are described there.
+
+cdef int fix_hotplug_fold = 0       # engine_setup / Model: fold as a3d4c05a4474 (else as 5.4)
+
+cdef void set_fix_hotplug(bint fold, bint flush) noexcept nogil:
+    global fix_hotplug_fold, fix_flush_offline
+    fix_hotplug_fold = 1 if fold else 0
+    fix_flush_offline = 1 if flush else 0       # memcontrol.pxi's flush at free
+
+cdef void memcg_hotplug_cpu_dead(int cpu) noexcept nogil:
+    """memcg_hotplug_cpu_dead (mm/memcontrol.c, 5.4; with fix_hotplug_fold,
+    as a3d4c05a4474 fixed it)."""
+    cdef ms_list *n
+    cdef mem_cgroup *m
+    cdef mem_cgroup *mi
+    cdef long *p
+    cdef long x
+    cdef int i
+    drain_stock(per_cpu_ptr_L(memcg_stock, cpu))
+    spin_lock(&memcg_all_lock)
+    n = memcg_all.next
+    while n != &memcg_all:
+        m = <mem_cgroup *>n.owner
+        n = n.next
+        if not percpu_ref_tryget(&m.css):      # mem_cgroup_iter: css_tryget
+            continue
+        p = per_cpu_ptr_L(m.pcpu, cpu) if fix_hotplug_fold else this_cpu_ptr_L(m.pcpu)
+        for i in range(2):
+            x = xchg_L(&p[i], 0)
+            if x:
+                mi = m
+                while mi != NULL:
+                    # 5.4: atomic_long_add(x, &memcg->vmstats[i]) for each mi
+                    atomic_add_L(&mi.stat[i] if fix_hotplug_fold else &m.stat[i], x)
+                    mi = mi.parent
+        ms_delay(DP_HOTPLUG_FOLD)
+        css_put(m)
+    spin_unlock(&memcg_all_lock)

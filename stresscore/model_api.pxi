@@ -37,11 +37,12 @@ cdef class Model:
 
     def __init__(self, int workers=2, str mode="reparent", mutant=None,
                  long max_held=100000, unsigned long long seed=1, bint sysfs_deactivate_remove=False,
-                 bint fix_root_drift=False):
+                 bint fix_root_drift=False, bint fix_hotplug_fold=False, bint fix_flush_offline=False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
         set_sysfs_deactivate_remove(sysfs_deactivate_remove)
         set_fix_root_drift(fix_root_drift)
+        set_fix_hotplug(fix_hotplug_fold, fix_flush_offline)
         _setup(workers, 1 if mode == "legacy" else 0, _mutant_id(mutant),
                max_held, seed, 1)
         self.workers = workers
@@ -63,6 +64,8 @@ cdef class Model:
     cdef ms_worker *_worker(self, int w) except NULL:
         if w < 0 or w >= self.workers:
             raise IndexError(f"no worker {w}")
+        if not cpu_online(w):
+            raise RuntimeError(f"worker {w}'s cpu is offline (cpu_up({w}) first)")
         _as_cpu(w)
         poll_kick()
         poll_stock()
@@ -290,12 +293,32 @@ cdef class Model:
         many ran."""
         cdef int cpu, done = 0
         for cpu in range(ms_nr_cpu_ids):
-            if per_cpu_ptr_L(memcg_stock, cpu)[STOCK_FLAGS]:
+            if cpu_online(cpu) and per_cpu_ptr_L(memcg_stock, cpu)[STOCK_WORK]:
                 _as_cpu(cpu)
                 drain_local_stock()
                 done += 1
         _as_cpu(self.sys_cpu)
         return done
+
+    def cpu_down(self, int cpu):
+        """_cpu_down of a worker's cpu, from the system cpu (the control
+        cpu): out of the online mask, then the dead callbacks (hotplug.pxi).
+        The worker stays off until cpu_up (no migration here)."""
+        if cpu < 0 or cpu >= self.workers or not cpu_online(cpu):
+            raise ValueError(f"cpu {cpu} is not an online worker cpu")
+        _as_cpu(self.sys_cpu)
+        cpus_write_lock()
+        set_cpu_online(cpu, False)
+        cpu_down_callbacks(cpu)
+        cpus_write_unlock()
+
+    def cpu_up(self, int cpu):
+        if cpu < 0 or cpu >= self.workers or cpu_online(cpu):
+            raise ValueError(f"cpu {cpu} is not an offline worker cpu")
+        _as_cpu(self.sys_cpu)
+        cpus_write_lock()
+        set_cpu_online(cpu, True)
+        cpus_write_unlock()
 
     def drain(self):
         """Every worker frees everything, then every cgroup is removed and
@@ -462,6 +485,7 @@ cdef class Model:
                        per_cpu_ptr_L(memcg_stock, cpu)[STOCK_NR],
                        bool(per_cpu_ptr_L(memcg_stock, cpu)[STOCK_FLAGS])]
                       for cpu in range(ms_nr_cpu_ids)],
+            "cpus_online": [bool(cpu_online(cpu)) for cpu in range(ms_nr_cpu_ids)],
             "nr_cache_ids": memcg_nr_cache_ids,
             "workers": [{"memcg": workers[w].memcg.id, "held": self.held_caches(w),
                          "mailbox": _mailbox_list(&workers[w].mailbox)}
@@ -479,7 +503,8 @@ cdef class Model:
         cpu-freelist, inuse, page-owner, entries-owner, write-after-free,
         rcu-lockdep, lock-order, local-stats, sysfs-freed-cache,
         kobject-negative, sysfs-unlinked, root-charge, root-stats,
-        stock-count, stock-root, partial-count, cpu-partial-twice."""
+        stock-count, stock-root, partial-count, cpu-partial-twice,
+        offline-cpu-write."""
         cdef mem_cgroup *m
         cdef mem_cgroup *mm
         cdef kmem_cache *c = NULL
@@ -542,6 +567,13 @@ cdef class Model:
             ms_cpu_owner[self.sys_cpu] = -7
             mod_memcg_state(root_mem_cgroup, 0, 0)
             ms_cpu_owner[self.sys_cpu] = i
+        elif what == "offline-cpu-write":
+            # a stat written from worker 0's CPU after it went down (a task
+            # migrate_tasks missed)
+            if cpu_online(0):
+                raise RuntimeError("cpu_down(0) first")
+            _as_cpu(0)
+            mod_memcg_state(root_mem_cgroup, 0, 1)
         elif what == "lockdep":
             memcg_update_cache_params(roots[0], roots[0].memcg_caches.size)
         elif what == "refcount-negative":

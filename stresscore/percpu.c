@@ -18,6 +18,7 @@
 /* ---- globals of percpu.h / locks.h ---- */
 int ms_nr_cpu_ids = MS_MAX_CPUS;  /* written only between runs (ms_set_nr_cpus) */
 __thread int ms_cpu = -1;
+__thread int ms_home = -1;
 __thread int ms_tid;
 int ms_tid_next;                  /* atomic (fetch_add) */
 int ms_cpu_owner[MS_MAX_CPUS];    /* ms_cpu_registry_lock */
@@ -35,7 +36,7 @@ void (*ms_lock_order_hook)(const char *msg);
 const char *const ms_lock_class_names[LC_NR] = {
 	"none", "cgroup_mutex", "slab_mutex", "memcg_kmem_wq_lock",
 	"kmem_cache.list_lock", "release_lock", "quarantine_lock", "page_pool_lock",
-	"kn->active",
+	"kn->active", "cpu_hotplug_lock",
 };
 /* The functions of each edge's first occurrence: [held][taken][0] held
  * the first lock, [1] took the second.  lockdep_graph_lock. */
@@ -163,6 +164,26 @@ void ms_cpu_claim(int cpu)
 	WRITE_ONCE_I(&ms_cpu_owner[cpu], me);
 	pthread_mutex_unlock(&ms_cpu_registry_lock);
 	ms_cpu = cpu;
+	ms_home = cpu;
+}
+
+int ms_cpu_migrate(int cpu)
+{
+	int me = ms_thread_id();
+
+	if (ms_cpu < 0 || cpu < 0 || cpu >= ms_nr_cpu_ids)
+		return -1;
+	pthread_mutex_lock(&ms_cpu_registry_lock);
+	if (ms_cpu_owner[cpu] != 0) {
+		pthread_mutex_unlock(&ms_cpu_registry_lock);
+		return -1;
+	}
+	if (ms_cpu_owner[ms_cpu] == me)
+		WRITE_ONCE_I(&ms_cpu_owner[ms_cpu], 0);
+	WRITE_ONCE_I(&ms_cpu_owner[cpu], me);
+	pthread_mutex_unlock(&ms_cpu_registry_lock);
+	ms_cpu = cpu;
+	return 0;
 }
 
 void ms_cpu_release(void)
@@ -176,5 +197,6 @@ void ms_cpu_release(void)
 			WRITE_ONCE_I(&ms_cpu_owner[ms_cpu], 0);
 		pthread_mutex_unlock(&ms_cpu_registry_lock);
 		ms_cpu = -1;
+		ms_home = -1;
 	}
 }

@@ -26,6 +26,9 @@
 extern int ms_nr_cpu_ids MS_HIDDEN;
 /* The calling thread's slot, -1 when unregistered (defined in percpu.c). */
 extern __thread int ms_cpu MS_TLS;
+/* The thread's own record (ms_threads[], held-lock stack): the slot it
+ * claimed, kept when CPU hotplug moves it to another slot (ms_cpu_migrate). */
+extern __thread int ms_home MS_TLS;
 /* Unique small thread id, never 0; assigned lazily by ms_thread_id(). */
 extern __thread int ms_tid MS_TLS;
 extern int ms_tid_next MS_HIDDEN; /* atomic: last id handed out */
@@ -38,6 +41,9 @@ void ms_set_nr_cpus(int n);
  * another thread is a misuse (counted, and fatal in MS_DEBUG).  Threads of
  * a run use ms_thread_register() (urcu.h), which also makes them readers. */
 void ms_cpu_claim(int cpu);
+/* CPU hotplug: move the calling thread (registered) to free slot `cpu`,
+ * giving its slot back; ms_home stays.  0, or -1 when `cpu` is taken. */
+int ms_cpu_migrate(int cpu);
 /* Give the calling thread's slot back (nothing when it has none). */
 void ms_cpu_release(void);
 /* Print and abort(): a bug in the caller that nothing can recover from. */

@@ -54,6 +54,8 @@ cdef extern from "percpu.h" nogil:
     enum: PCPU_STRIDE
     int ms_nr_cpu_ids                                        # slots in use (default MS_MAX_CPUS)
     int ms_cpu                                               # this thread's slot, -1 if unregistered
+    int ms_home                                              # the slot it registered on (hotplug moves ms_cpu only)
+    int ms_cpu_migrate(int cpu) noexcept                     # hotplug: move to free slot cpu; 0 or -1
     int ms_cpu_owner[64]                                     # owner (thread id) of each slot, 0 when free
     void ms_set_nr_cpus(int n) noexcept                      # clamp to [1, MS_MAX_CPUS]; between runs only
     void ms_cpu_claim(int cpu) noexcept                      # slot only (percpu.c); threads of a run use ms_thread_register
@@ -144,6 +146,7 @@ cdef extern from "locks.h" nogil:
         LC_QUARANTINE_LOCK
         LC_PAGE_POOL_LOCK
         LC_KN_ACTIVE
+        LC_CPU_HOTPLUG
         LC_NR
         MS_HELD_MAX
     void lockdep_acquire(int cls, const char *func) noexcept  # a lock-like hold (kernfs active reference): its order edges

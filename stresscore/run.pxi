@@ -96,6 +96,8 @@ cdef int model_init(int mode, int mut) noexcept nogil:
     spin_lock_init(&quarantine_lock)
     spin_lock_init(&release_lock)
     spin_lock_init(&page_pool_lock)
+    spin_lock_init(&memcg_all_lock)
+    cpu_online_init(MS_MAX_CPUS)
     lockdep_classes_init()
     INIT_LIST_HEAD(&slab_root_caches)
     INIT_LIST_HEAD(&memcg_all)
@@ -200,7 +202,7 @@ BUILTIN_ROOTS = [
 
 cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long long seed,
                 int extra_cpus) except -1:
-    global workers, nr_workers, run_state
+    global workers, nr_workers, run_state, nr_thread_slots
     cdef int i
     cdef bint borrowed
     if READ_ONCE_I(&run_state) in (RUN_RUNNING, RUN_DRAINING):
@@ -224,6 +226,7 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
     if ms_cpu >= 0:
         ms_thread_unregister()      # a Model used this thread; the run's threads take the slots
     ms_set_nr_cpus(n_workers + extra_cpus)
+    nr_thread_slots = n_workers + extra_cpus
     reset_diagnostics()
     rcu_set_busted(1 if mut == M_RCU_BUSTED else 0)      # mutant rcu-busted: the RCU core stops waiting
     rcu_set_callback_thread_active(0)
@@ -245,6 +248,8 @@ cdef int _setup(int n_workers, int mode, int mut, long max_held, unsigned long l
         memset(workers, 0, sizeof(ms_worker) * n_workers)
     for i in range(n_workers):
         workers[i].cpu = i
+        workers[i].slot = i
+        workers[i].migrate_to = -1
         workers[i].memcg = root_mem_cgroup
         css_get(root_mem_cgroup)
         workers[i].held = <ms_object **>malloc(sizeof(ms_object *) * (max_held + 1))
@@ -319,7 +324,9 @@ MAX_CPUS = MS_MAX_CPUS
 LONG_LIVED_MAX = MS_LONG_LIVED_MAX
 
 
-ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup", "sysfs")
+ROLE_NAMES = ("none", "worker", "controller", "workqueue", "rcu", "module", "active_memcg", "cgroup", "sysfs",
+              "hotplug")
+cdef int nr_thread_slots = 0           # _setup, engine_setup: the slots with a thread (not the hotplug spares)
 cdef int thread_role[MS_MAX_CPUS]      # engine_setup: the role of each cpu slot of the run
 cdef int thread_index[MS_MAX_CPUS]     # engine_setup: its index among the threads of its role
 
@@ -332,7 +339,8 @@ def engine_setup(dict c):
     global cfg, ctl_nr_online, ctl_nr_modules, ctl_unload_index, stw_participants, wq_wait_hook
     global ctl_rmdir_request, module_actor_done, active_memcg_done, active_memcg_held, nr_builtin_roots
     global cgroup_actor_done, sysfs_actor_done, sysfs_shrink_roots_below, sysfs_deactivate_remove
-    global fix_root_drift
+    global fix_root_drift, fix_hotplug_fold, fix_flush_offline, hotplug_actor_done, nr_thread_slots
+    global lockdep_shrink_hotplug
     cdef int n = c["workers"]
     cdef int i, k, slot, cpu
     cdef int nkw = c.get("kworkers", 2)
@@ -352,9 +360,29 @@ def engine_setup(dict c):
     cdef bint sysfs_actor = c.get("sysfs_actor", True)
     if sysfs_actor:
         layout.append(ROLE_SYSFS)
+    cdef bint hotplug_actor = c.get("hotplug_actor", True) and n > 0
+    cdef int spares = c.get("hotplug_spares", 1) if hotplug_actor else 0
+    if hotplug_actor:
+        layout.append(ROLE_HOTPLUG)
+    if spares < 0 or len(layout) + spares > MS_MAX_CPUS:
+        raise ValueError(f"hotplug_spares must be in [0, {MS_MAX_CPUS - len(layout)}]")
+    # the spare CPUs follow the threads' slots: online, idle, no thread
     _setup(n, 1 if c["mode"] == "legacy" else 0, _mutant_id(c.get("mutant")),
-           c["max_held"], c["seed"], len(layout) - n)
+           c["max_held"], c["seed"], len(layout) - n + spares)
+    cpu_online_init(len(layout) + spares)
+    nr_thread_slots = len(layout)       # the spares have no thread (nor counters, nor events)
+    cfg.hotplug_actor = 1 if hotplug_actor else 0
+    lockdep_shrink_hotplug = 1 if c.get("lockdep_shrink_hotplug", False) else 0
+    cfg.hotplug_interval_ns = c.get("hotplug_interval_us", 5000) * 1000
+    cfg.hotplug_first_spare = len(layout)
+    cfg.hotplug_spares = spares
+    hotplug_actor_done = 0
+    fix_hotplug_fold = 1 if c.get("fix_hotplug_fold", False) else 0
+    fix_flush_offline = 1 if c.get("fix_flush_offline", False) else 0
     counts = {}
+    for cpu in range(len(layout), len(layout) + spares):
+        thread_role[cpu] = ROLE_NONE
+        thread_index[cpu] = cpu - len(layout)
     for cpu, role in enumerate(layout):
         thread_role[cpu] = role
         thread_index[cpu] = counts.get(role, 0)
@@ -461,6 +489,8 @@ def engine_thread(int cpu):
             actor_loop(cgroup_step, &cfg.cgroup_interval_ns, &cgroup_actor_done)
         elif role == ROLE_SYSFS:
             actor_loop(sysfs_step, &cfg.sysfs_interval_ns, &sysfs_actor_done)
+        elif role == ROLE_HOTPLUG:
+            actor_loop(hotplug_step, &cfg.hotplug_interval_ns, &hotplug_actor_done)
         else:
             rcu_thread_loop(index)
         cpu_leave()
@@ -564,7 +594,7 @@ def violations_since(long first):
             "message": v.msg.decode("utf-8", "replace"),
         }
         if v.dump != NULL:
-            d["flight_recorder"] = _dump_events(v.dump, v.dump_heads, ms_nr_cpu_ids)
+            d["flight_recorder"] = _dump_events(v.dump, v.dump_heads, nr_thread_slots)
         out.append(d)
     return out
 
@@ -581,7 +611,7 @@ def live_stats():
     cdef unsigned long hist[32]
     cdef long held = 0, in_flight = 0, root_memory = 0, stock = 0, partial = 0, cpu_partial = 0
     threads = []
-    for c in range(ms_nr_cpu_ids):
+    for c in range(nr_thread_slots):
         d = {CNT_NAMES[i]: ms_threads[c].counters[i] for i in range(CNT_NR)}
         d["choice_digest"] = ms_threads[c].choice_digest
         threads.append(d)
@@ -620,7 +650,7 @@ def live_stats():
     ncp = READ_ONCE_L(&cp_count)
     pauses = sorted(cp_ring[i] for i in range(min(ncp, CP_RING)))
     roles = []
-    for c in range(ms_nr_cpu_ids):
+    for c in range(nr_thread_slots):
         roles.append(ROLE_NAMES[ms_threads[c].role])
     return {
         "threads": threads,
@@ -635,6 +665,7 @@ def live_stats():
         "stock_pages": stock,
         "partial_pages": partial,
         "cpu_partial_pages": cpu_partial,
+        "cpus_online": READ_ONCE_I(&nr_cpus_online),
         "grace_periods": rcu_gp_count(),
         "rcu_pending": rcu_pending_callbacks(),
         "slab_pages_reserved": READ_ONCE_L(&nr_pages_reserved),

@@ -112,6 +112,7 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
     cdef memcg_cache_array *arr
     cdef long nr_reparented
     cdef bint locked = not MUTANT(M_REPARENT_WITHOUT_SLAB_MUTEX)   # mutant reparent-without-slab-mutex
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     n = slab_root_caches.next
     while n != &slab_root_caches:
@@ -126,10 +127,12 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
         n = n.next
     if model_mode == MODE_LEGACY:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return
     if not locked:
         # mutant reparent-without-slab-mutex: the reparenting below runs without slab_mutex
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
     nr_reparented = 0
     n = memcg.kmem_caches.next
     while n != &memcg.kmem_caches:
@@ -162,6 +165,7 @@ cdef void memcg_deactivate_kmem_caches(mem_cgroup *memcg, mem_cgroup *parent) no
             css_get_many(parent, nr_reparented)
     if locked:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
 
 # ---------------------------------------------------------------------------
 # Child cache deactivation, kill and shutdown.
@@ -228,6 +232,7 @@ cdef void kmemcg_rcufn(rcu_head *head) noexcept nogil:
 
 cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     if MUTANT(M_DEACT_LOCK_INVERSION) and s.typesafe:
         # mutant deact-lock-inversion: cgroup_mutex inside slab_mutex, the
@@ -240,6 +245,7 @@ cdef void kmemcg_deact_workfn(work_struct *w) noexcept nogil:
     if deactivation_ok(s, 1):   # under slab_mutex: a shutdown cannot slip in after the test
         kmemcg_cache_deactivate_after_rcu(s)
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
 
 cdef void kmemcg_cache_deactivate_after_rcu(kmem_cache *s) noexcept nogil:
     """__kmemcg_cache_deactivate_after_rcu (mm/slub.c): shrink, and remove
@@ -273,6 +279,7 @@ cdef void kmemcg_cache_shutdown(percpu_ref *ref) noexcept nogil:
 
 cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
     cdef kmem_cache *s = <kmem_cache *>w.owner
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     if cache_ok(s, 2) and shutdown_cache(s) != 0:
         # kmemcg_cache_shutdown_fn: WARN_ON(shutdown_cache(s))
@@ -280,6 +287,7 @@ cdef void kmemcg_shutdown_workfn(work_struct *w) noexcept nogil:
                    "kmemcg_cache_shutdown_fn: child cache %ld still has slab pages at its shutdown",
                    s.id, 0)
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
 
 cdef int shutdown_cache(kmem_cache *s) noexcept nogil:
     """Unlink an empty child cache and release it (TYPESAFE_BY_RCU caches a
@@ -410,12 +418,14 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     cdef memcg_cache_array *arr
     cdef kmem_cache *s
     cdef int idx
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     # The memory cgroup could have been offlined while the creation work was
     # pending (mutant create-after-offline leaves this test out).
     if (memcg.kmem_state != KMEM_ONLINE and not MUTANT(M_CREATE_AFTER_OFFLINE)) \
             or READ_ONCE_I(&root.dying) or memcg.kmemcg_id < 0:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return
     idx = memcg.kmemcg_id
     arr = root.memcg_caches
@@ -423,10 +433,12 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     # Several allocations may have asked for the same cache; one succeeds.
     if arr.entries[idx] != NULL:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return
     s = kmem_cache_alloc_struct()
     if s == NULL:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return
     s.is_root = 0
     s.root = root
@@ -439,6 +451,7 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     kmem_cache_open_partial(s)
     if percpu_ref_init(&s.refcnt, kmemcg_cache_shutdown, s) != 0:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return
     s.deact_rcu.owner = s
     s.deact_work.func = kmemcg_deact_workfn
@@ -462,6 +475,7 @@ cdef void memcg_create_kmem_cache(mem_cgroup *memcg, kmem_cache *root) noexcept 
     atomic_add_L(&gstats[G_CACHE_CREATED], 1)
     fr_record(EV_CACHE_CREATE, s.id, memcg.id)
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
 
 # ---------------------------------------------------------------------------
 # Root caches: kmem_cache_create (with merging) and kmem_cache_destroy.
@@ -474,6 +488,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
     cdef int i, slot = -1
     cdef kmem_cache *s
     cdef int ids
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     if not typesafe:
         for i in range(MAX_ROOTS):
@@ -483,6 +498,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
                     and s.reclaimable == reclaimable:
                 s.refcount += 1
                 ms_mutex_unlock(&slab_mutex)
+                cpus_read_unlock()
                 if ms_cpu >= 0:
                     fr_record(EV_ROOT_CREATE, i, s.refcount)
                 return i
@@ -492,10 +508,12 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
             break
     if slot < 0 or objects < 1 or objects > PAGE_OBJS:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return -1
     s = kmem_cache_alloc_struct()
     if s == NULL:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return -1
     s.is_root = 1
     s.root_index = slot
@@ -514,6 +532,7 @@ cdef int kmem_cache_create(int size, int objects, int order, int reclaimable,
     sysfs_slab_add(s)           # __kmem_cache_create: /sys/kernel/slab/<name>
     roots[slot] = s
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
     if ms_cpu >= 0:
         fr_record(EV_ROOT_CREATE, slot, 1)
     return slot
@@ -597,13 +616,16 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     cdef int busy = 0
     if s == NULL:
         return -1
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     s.refcount -= 1
     if s.refcount > 0:
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         fr_record(EV_ROOT_DESTROY, index, s.refcount)
         return 0
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
     # Nothing stops a memcg offline from deactivating children of this root
     # between here and the dying store below: memcg_kmem_wq_lock must.
     ms_delay(DP_DESTROY_DYING)
@@ -611,6 +633,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     win_conflict(WIN_DEACT_VS_ROOT_DESTROY)
     memcg_set_kmem_cache_dying(s)
     flush_memcg_workqueue(s)
+    cpus_read_lock()            # get_online_cpus
     ms_mutex_lock(&slab_mutex)
     if shutdown_memcg_caches(s) != 0:
         busy = 1
@@ -621,6 +644,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     if busy:
         report_busy_cache(s)
         ms_mutex_unlock(&slab_mutex)
+        cpus_read_unlock()
         return -1
     arr = s.memcg_caches
     rcu_dereference_check_mutex(&slab_mutex, "slab_mutex", "root->memcg_params.memcg_caches in kmem_cache_destroy")
@@ -632,6 +656,7 @@ cdef int kmem_cache_destroy(int index) noexcept nogil:
     sysfs_slab_remove(s)
     sysfs_slab_unlink(s)
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()
     # the root's own memcg_caches array goes a grace period later.  A
     # TYPESAFE_BY_RCU root goes to slab_caches_to_rcu_destroy, as
     # shutdown_cache puts it, and is released after the work's

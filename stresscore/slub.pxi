@@ -532,8 +532,8 @@ cdef void flush_all(kmem_cache *s) noexcept nogil:
     the read keeps it (an allocation that took s before a shrink pins s)."""
     cdef int cpus[MS_MAX_CPUS]
     cdef int cpu, n = 0
-    for cpu in range(ms_nr_cpu_ids):
-        if has_cpu_slab(s, cpu):
+    for cpu in range(ms_nr_cpu_ids):            # for_each_online_cpu (cpus_read_lock held)
+        if cpu_online(cpu) and has_cpu_slab(s, cpu):
             cpus[n] = cpu
             n += 1
     if n:
@@ -742,3 +742,21 @@ cdef void check_slub_lists(kmem_cache *s) noexcept nogil:
         snprintf(buf, VMSG, "cache %ld: %ld frozen pages but %ld cpu slabs and %ld on cpu partial lists; "
                  "%ld pages with free objects on no list", s.id, frozen, active, on_cpus, lost)
         report_violation(V_LISTS, s.id, frozen, buf)
+
+cdef void slub_cpu_dead(int cpu) noexcept nogil:
+    """slub_cpu_dead (mm/slub.c): __flush_cpu_slab of every cache
+    (slab_caches: the roots and their children) under slab_mutex."""
+    cdef ms_list *n
+    cdef ms_list *n2
+    cdef kmem_cache *r
+    ms_mutex_lock(&slab_mutex)
+    n = slab_root_caches.next
+    while n != &slab_root_caches:
+        r = <kmem_cache *>n.owner
+        flush_cpu_slab(cpu, r)
+        n2 = r.children.next
+        while n2 != &r.children:
+            flush_cpu_slab(cpu, n2.owner)
+            n2 = n2.next
+        n = n.next
+    ms_mutex_unlock(&slab_mutex)

@@ -210,3 +210,67 @@ cdef int on_each_cpu_mask(int *cpus, int n, smp_call_func_t func, void *info) no
                     break
             t0 = now
 
+
+# ---------------------------------------------------------------------------
+# CPU hotplug state (kernel/cpu.c, Linux 5.4): cpu_online_mask and
+# cpu_hotplug_lock.  hotplug.pxi takes CPUs down and up; everything that
+# walks "each online cpu" in the kernel reads cpu_online() here.
+
+cdef int cpu_online_mask[MS_MAX_CPUS]   # WRITE_ONCE by the hotplug actor under the write lock; READ_ONCE anywhere
+cdef int nr_cpus_online = 0             # WRITE_ONCE with the mask
+
+cdef inline bint cpu_online(int cpu) noexcept nogil:
+    return READ_ONCE_I(&cpu_online_mask[cpu]) != 0
+
+cdef void cpu_online_init(int n) noexcept nogil:
+    """Every slot of a run online (between runs)."""
+    global nr_cpus_online
+    cdef int i
+    for i in range(MS_MAX_CPUS):
+        cpu_online_mask[i] = 1 if i < n else 0
+    nr_cpus_online = n
+
+# cpu_hotplug_lock, a percpu_rw_semaphore: cpus_read_lock (get_online_cpus)
+# around slab_common's slab_mutex sections and kmem_cache_shrink, as 5.4
+# takes it; cpus_write_lock by the hotplug actor around a CPU's down or up.
+# A reader that finds the writer inside waits, its CPU off (a flush_all
+# caller serves its IPIs), without parking for a stop of the world: it may
+# hold cgroup_mutex (the offline path) as a kernel reader may.  The writer
+# takes the lock only when no reader is inside, and backs off to park when a
+# stop is requested: it never holds the lock at a safe point, so a stop
+# never waits on a reader that waits on it.
+cdef long cpu_hotplug_readers = 0   # atomic: readers inside, or announcing themselves
+cdef int cpu_hotplug_writer = 0     # 1 while the writer holds (or is taking) the lock
+
+cdef void cpus_read_lock_untracked() noexcept nogil:
+    """cpus_read_lock without lockdep's record (the sysfs shrink write unless
+    cfg.lockdep_shrink_hotplug: README finding 10 would stop every run)."""
+    cdef timespec nap
+    cdef int spins = 0
+    while True:
+        fetch_add_L(&cpu_hotplug_readers, 1)       # fully ordered: before the writer test
+        if not READ_ONCE_I(&cpu_hotplug_writer):
+            return
+        fetch_add_L(&cpu_hotplug_readers, -1)
+        nap.tv_sec = 0
+        nap.tv_nsec = 20000
+        while READ_ONCE_I(&cpu_hotplug_writer):
+            spins += 1
+            if spins & 63:
+                cpu_relax()
+            else:
+                cpu_nanosleep(&nap)
+
+cdef void cpus_read_lock_at(const char *func) noexcept nogil:
+    lockdep_acquire(LC_CPU_HOTPLUG, func)
+    cpus_read_lock_untracked()
+
+cdef inline void cpus_read_lock() noexcept nogil:
+    cpus_read_lock_at("cpus_read_lock")
+
+cdef inline void cpus_read_unlock_untracked() noexcept nogil:
+    fetch_add_L(&cpu_hotplug_readers, -1)          # release: the section before
+
+cdef void cpus_read_unlock() noexcept nogil:
+    lockdep_release(LC_CPU_HOTPLUG)
+    cpus_read_unlock_untracked()

@@ -21,6 +21,7 @@ cdef enum:
     ROLE_ACTIVE_MEMCG = 6       # memalloc_use_memcg() user (actor)
     ROLE_CGROUP = 7             # cgroup mkdir / rmdir (actor)
     ROLE_SYSFS = 8              # /sys/kernel/slab reader and shrink writer (actor)
+    ROLE_HOTPLUG = 9            # CPU hotplug: takes worker and spare CPUs down and up (actor)
 
     RUN_IDLE = 0
     RUN_RUNNING = 1
@@ -60,6 +61,10 @@ cdef struct run_config:
     long active_memcg_interval_ns
     int sysfs_actor             # a /sys/kernel/slab user runs
     long sysfs_interval_ns
+    int hotplug_actor           # a CPU hotplug user runs (echo 0/1 > /sys/devices/system/cpu/cpuN/online)
+    long hotplug_interval_ns
+    int hotplug_first_spare     # spare CPUs: slots [first_spare, first_spare + spares), no thread at the start
+    int hotplug_spares
     unsigned long long seed
 
 cdef run_config cfg
@@ -75,7 +80,9 @@ cdef struct ms_worker:
     int blocked[64]             # owner: sends to that worker held back for this many tries
     char _pad1[64]
     long recv_from[64]          # owner writes (WRITE_ONCE), senders read: objects received from each worker
-    int cpu
+    int cpu                     # the worker's index (its home slot), never changes
+    int slot                    # the CPU it runs on: WRITE_ONCE by the worker when it moves
+    int migrate_to              # WRITE_ONCE by the hotplug actor: move to this CPU (-1: stay)
     int exited                  # WRITE_ONCE by the worker when it left the drain
     long stopped_sending        # WRITE_ONCE by the worker in the drain
     char _pad0[64]

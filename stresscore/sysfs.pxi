@@ -218,15 +218,38 @@ cdef long show_slab_objects(kmem_cache *s, int what) noexcept nogil:
     spin_unlock(&s.list_lock)
     return total
 
+cdef int lockdep_shrink_hotplug = 0     # engine_setup: lockdep records the shrink write's cpus_read_lock
+
+cdef inline void shrink_cpus_lock() noexcept nogil:
+    """get_online_cpus of kmem_cache_shrink(_all) inside the file's active
+    reference: kn->count -> cpu_hotplug_lock, against kmemcg_workfn's
+    cpu_hotplug_lock -> slab_mutex -> kn->count (kobject_del in
+    shutdown_cache): 5.4's known splat, README finding 10.  Lockdep records
+    it only with lockdep_shrink_hotplug; the lock is taken either way."""
+    if lockdep_shrink_hotplug:
+        cpus_read_lock_at("kmem_cache_shrink")
+    else:
+        cpus_read_lock_untracked()
+
+cdef inline void shrink_cpus_unlock() noexcept nogil:
+    if lockdep_shrink_hotplug:
+        cpus_read_unlock()
+    else:
+        cpus_read_unlock_untracked()
+
 cdef void shrink_store(kmem_cache *s) noexcept nogil:
     """shrink_store -> kmem_cache_shrink_all (mm/slab_common.c) for a root:
     shrink it, then its children under slab_mutex (5.4 tests the root's
     SLAB_DEACTIVATED, not the child's, so every child is shrunk);
     slab_attr_store then propagates the store to every child under
     slab_mutex.  For a child cache, kmem_cache_shrink.  Called with the
-    file's active reference held."""
+    file's active reference held.  Both take cpus_read_lock (get_online_cpus):
+    the propagation under slab_mutex, the reverse of slab_common's order, as
+    5.4 does (lockdep reports it once a hotplug-order edge exists)."""
     cdef ms_list *n
-    cdef int left = __kmem_cache_shrink(s)
+    cdef int left
+    shrink_cpus_lock()
+    left = __kmem_cache_shrink(s)
     if s.is_root:
         ms_mutex_lock(&slab_mutex)
         n = s.children.next
@@ -234,10 +257,14 @@ cdef void shrink_store(kmem_cache *s) noexcept nogil:
             __kmem_cache_shrink(<kmem_cache *>n.owner)
             n = n.next
         ms_mutex_unlock(&slab_mutex)
+    shrink_cpus_unlock()
+    if s.is_root:
         ms_mutex_lock(&slab_mutex)      # slab_attr_store's propagation (for_each_memcg_cache)
         n = s.children.next
         while n != &s.children:
+            shrink_cpus_lock()          # kmem_cache_shrink of the child
             __kmem_cache_shrink(<kmem_cache *>n.owner)
+            shrink_cpus_unlock()
             n = n.next
         ms_mutex_unlock(&slab_mutex)
     fr_record(EV_SYSFS_SHRINK, s.id, left)
@@ -272,6 +299,7 @@ cdef void shrink_all_caches() noexcept nogil:
     cdef ms_list *n
     cdef ms_list *n2
     cdef kmem_cache *r
+    cpus_read_lock()
     ms_mutex_lock(&slab_mutex)
     n = slab_root_caches.next
     while n != &slab_root_caches:
@@ -283,3 +311,4 @@ cdef void shrink_all_caches() noexcept nogil:
             n2 = n2.next
         n = n.next
     ms_mutex_unlock(&slab_mutex)
+    cpus_read_unlock()

@@ -112,6 +112,25 @@ cdef void worker_send(ms_worker *w, long i, int to) noexcept nogil:
     mpsc_push(&workers[to].mailbox, &o.node)
     count_event(CNT_MAIL_SENT)
 
+cdef void worker_migrate(ms_worker *w) noexcept nogil:
+    """migrate_tasks (sched_cpu_dying): the hotplug actor takes our CPU
+    down and chose a free online CPU for us; we move at this safe point
+    (no lock held, no read section).  A stock drain queued on the old CPU
+    ran there before it went down, or is left to the unbound pool
+    (hotplug.pxi), by the clock's parity.  What the old CPU's slabs, stock
+    and residues hold stays there for the dead callbacks."""
+    cdef int to = READ_ONCE_I(&w.migrate_to)
+    if ms_now_ns() & 1024:
+        poll_stock()
+    cpu_leave()                     # off: callers serve the old CPU's IPIs
+    if ms_cpu_migrate(to) != 0:
+        violationf(V_PCPU_OWNER, to, w.cpu,
+                   "migrate_tasks: CPU %ld chosen for worker %ld is not free", to, w.cpu)
+        ms_cpu_migrate(READ_ONCE_I(&w.slot))
+    cpu_start()
+    WRITE_ONCE_I(&w.slot, ms_cpu)
+    smp_store_release_I(&w.migrate_to, -1)      # pairs with the actor's wait
+
 cdef void worker_loop(ms_worker *w) noexcept nogil:
     cdef ms_thread *t = this_thread()
     cdef unsigned long long r
@@ -122,6 +141,8 @@ cdef void worker_loop(ms_worker *w) noexcept nogil:
         stw_poll()                      # a stop of the world; flush_all's IPIs
         if READ_ONCE_I(&run_state) != RUN_RUNNING:
             break
+        if READ_ONCE_I(&w.migrate_to) >= 0:
+            worker_migrate(w)
         if READ_ONCE_L(&kick_gen) != t.kick_seen:
             worker_kick(w)
         poll_stock()
