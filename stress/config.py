@@ -120,10 +120,16 @@ class Config:
     cgroup_interval_us: int = 200        # its pacing
     sysfs_actor: bool = True             # a /sys/kernel/slab user: finds caches in sysfs, reads objects/slabs, writes shrink
     sysfs_interval_us: int = 100         # its pacing
+    hotplug_actor: bool = True           # a user writing /sys/devices/system/cpu/cpuN/online: takes CPUs down and up
+    hotplug_interval_us: int = 5000      # its pacing
+    hotplug_spares: int = 1              # CPUs beyond the threads' own, online and idle at the start (where tasks move)
     sysfs_deactivate_remove: bool = False  # 5.4's early sysfs_slab_remove() at deactivation (reproduces its kobject leak)
+    lockdep_shrink_hotplug: bool = False  # lockdep records a shrink write's cpus_read_lock (5.4's kn->count/cpu_hotplug_lock splat, README finding 10)
     sysfs_shrink_roots: bool = False     # it also writes shrink of the built-in root caches (5.4's kernfs/slab_mutex order: a lock-order report)
     steer: str = "none"                  # "coverage": weight delays and actors toward windows not yet raced (stress/steer.py)
     fix_root_drift: bool = field(default_factory=lambda: os.environ.get("MEMCG_STRESS_FIX_ROOT_DRIFT") == "1")         # memcg_uncharge_slab takes its root branch by the page's charge, not the cache's memcg (README finding 8 fixed)
+    fix_hotplug_fold: bool = field(default_factory=lambda: os.environ.get("MEMCG_STRESS_FIX_HOTPLUG_FOLD") == "1")  # memcg_hotplug_cpu_dead folds the dead CPU's residues into every ancestor (README finding 9, first part, fixed)
+    fix_flush_offline: bool = field(default_factory=lambda: os.environ.get("MEMCG_STRESS_FIX_HOTPLUG_FOLD") == "1")  # memcg_flush_percpu_vmstats reads every possible CPU, not only online ones (README finding 9, second part, fixed)
     root_weights: tuple[float, ...] = (30, 15, 35, 10, 2.5, 2.5, 2.5, 2.5)
     checkpoint_interval: float = 0.05    # seconds; 0: only the final check
     delay_injection: bool = True
@@ -167,15 +173,18 @@ class Config:
                              ("controller_interval_us", 0, 10_000_000), ("kworkers", 1, 8),
                              ("rcu_threads", 1, 8), ("module_interval_us", 0, 10_000_000),
                              ("active_memcg_interval_us", 0, 10_000_000), ("cgroup_interval_us", 0, 10_000_000),
-                             ("sysfs_interval_us", 0, 10_000_000)):
+                             ("sysfs_interval_us", 0, 10_000_000), ("hotplug_interval_us", 0, 10_000_000),
+                             ("hotplug_spares", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(name.replace("_", "-"), f"must be a whole number from {lo} to {hi}, got {v!r}")
         if self.workers + 1 + self.kworkers + self.rcu_threads + bool(self.module_actor) \
-                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) + bool(self.sysfs_actor) > _core.MAX_CPUS:
-            bad("workers", f"workers + kworkers + rcu-threads + the controller and actors must be at most "
-                           f"{_core.MAX_CPUS} threads")
-        for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove", "fix_root_drift") + ACTOR_SWITCHES:
+                + bool(self.active_memcg_actor) + bool(self.cgroup_actor) + bool(self.sysfs_actor) \
+                + (1 + self.hotplug_spares if self.hotplug_actor and self.resolved_workers() else 0) > _core.MAX_CPUS:
+            bad("workers", f"workers + kworkers + rcu-threads + the controller and actors (and the hotplug "
+                           f"spares) must be at most {_core.MAX_CPUS} CPUs")
+        for name in ("controller", "sysfs_shrink_roots", "sysfs_deactivate_remove", "fix_root_drift",
+                     "fix_hotplug_fold", "fix_flush_offline", "lockdep_shrink_hotplug") + ACTOR_SWITCHES:
             if not isinstance(getattr(self, name), bool):
                 bad(name.replace("_", "-"), f"expected true or false, got {getattr(self, name)!r}")
         if self.steer not in ("none", "coverage"):
@@ -259,6 +268,12 @@ class Config:
             "sysfs_actor": self.sysfs_actor,
             "sysfs_interval_us": self.sysfs_interval_us,
             "sysfs_shrink_roots": self.sysfs_shrink_roots,
+            "hotplug_actor": self.hotplug_actor,
+            "hotplug_interval_us": self.hotplug_interval_us,
+            "hotplug_spares": self.hotplug_spares,
+            "fix_hotplug_fold": self.fix_hotplug_fold,
+            "fix_flush_offline": self.fix_flush_offline,
+            "lockdep_shrink_hotplug": self.lockdep_shrink_hotplug,
             "sysfs_deactivate_remove": self.sysfs_deactivate_remove,
             "fix_root_drift": self.fix_root_drift,
             "root_weights": tuple(self.root_weights),
@@ -365,9 +380,9 @@ DURATION_KEYS = ("duration", "checkpoint_interval", "stat_interval")
 #: soak options that are whole numbers, named as the fields
 NUMBER_OPTIONS = ("max_memcgs", "max_depth", "max_held", "long_lived", "long_lived_ppm", "alloc_pct", "send_pct", "controller_interval_us",
                   "kworkers", "rcu_threads", "module_interval_us", "active_memcg_interval_us",
-                  "cgroup_interval_us", "sysfs_interval_us")
+                  "cgroup_interval_us", "sysfs_interval_us", "hotplug_interval_us", "hotplug_spares")
 #: soak switches --no-<actor> (Config field: the actor runs)
-ACTOR_SWITCHES = ("module_actor", "active_memcg_actor", "cgroup_actor", "sysfs_actor")
+ACTOR_SWITCHES = ("module_actor", "active_memcg_actor", "cgroup_actor", "sysfs_actor", "hotplug_actor")
 
 
 @dataclass
@@ -460,6 +475,9 @@ def resolve_layers(args, file_data: dict, file_name: str | None) -> Layers:
         d["controller"] = False
     if getattr(args, "fix_root_drift", False):
         d["fix_root_drift"] = True
+    if getattr(args, "fix_hotplug_fold", False):
+        d["fix_hotplug_fold"] = True
+        d["fix_flush_offline"] = True
     if getattr(args, "steer", None) is not None:
         d["steer"] = args.steer
     for actor in ACTOR_SWITCHES:

@@ -91,6 +91,7 @@ def sample(stats: dict, t: float, proc: psutil.Process | None) -> dict:
         "stock_pages": stats["stock_pages"],       # precharged pages in every cpu's memcg_stock
         "partial_pages": stats["partial_pages"],   # pages on the caches' node partial lists
         "cpu_partial_pages": stats["cpu_partial_pages"],   # pages on the cpu partial lists (as slabs_cpu_partial reads them)
+        "cpus_online": stats["cpus_online"],       # CPU slots online (the hotplug actor takes them down and up)
         "checkpoints": stats["checkpoints"],
         "violations": stats["violations"],
     }

@@ -56,6 +56,8 @@ EVENT_TEXT: dict[str, str] = {
     "sysfs_unlink": "kobject_del: cache {a} unlinked from /sys/kernel/slab",
     "sysfs_show": "sysfs reader: cache {a} shows {b}",
     "sysfs_shrink": "sysfs writer: shrink of cache {a} (slabs left: {b})",
+    "cpu_down": "_cpu_down: cpu {a} offline, its dead callbacks run (worker {b} moved off, -1: none)",
+    "cpu_up": "_cpu_up: cpu {a} online",
 }
 
 #: events shown per thread under a violation on the terminal

@@ -87,6 +87,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="uncharge a slab page from the root by what its charge did, not by the memcg its cache "
                         "names at free time: 5.4's root drift (README finding 8) fixed, so a run can hunt past it "
                         "(default: 5.4 as it is)")
+    g.add_argument("--fix-hotplug-fold", action="store_true",
+                   help="fold a dead CPU's stat residues into each of the memcg's ancestors, as the fix of 5.4's "
+                        "memcg_hotplug_cpu_dead does, and flush a freed memcg's residues from every possible CPU, "
+                        "offline ones too (README finding 9 fixed; default: 5.4 as it is)")
 
     g = p.add_argument_group("actors and kernel threads")
     d = Config()
@@ -97,13 +101,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for actor, what in (("module", "module caches: kmem_cache_create with merging, kmem_cache_destroy"),
                         ("active-memcg", "a memalloc_use_memcg() user allocating for a memcg it holds a css reference on"),
                         ("cgroup", "mkdir and rmdir"),
-                        ("sysfs", "a /sys/kernel/slab user: reads objects and slabs, writes shrink")):
+                        ("sysfs", "a /sys/kernel/slab user: reads objects and slabs, writes shrink"),
+                        ("hotplug", "CPU hotplug: takes CPUs offline and online, moving their threads")):
         field = actor.replace("-", "_")
         g.add_argument(f"--no-{actor}-actor", dest=f"no_{field}_actor", action="store_true",
                        help=f"no {actor} actor thread ({what}) (default: on)")
         g.add_argument(f"--{actor}-interval-us", metavar="US",
                        help=f"pause between the {actor} actor's actions in microseconds, 0 to 10000000 "
                             f"(default {getattr(d, field + '_interval_us')})")
+    g.add_argument("--hotplug-spares", metavar="N",
+                   help=f"CPUs beyond the threads' own, online and idle at the start, where the hotplug actor "
+                        f"moves the threads of a CPU it takes down, 0 to 8 (default {d.hotplug_spares})")
 
     g = p.add_argument_group("delay injection")
     g.add_argument("--delay", metavar="POINT=PROB:MAX_US", action="append",
@@ -185,6 +193,7 @@ def describe(c: Config) -> str:
             f"duration {dur}, max-memcgs {c.max_memcgs}, max-depth {c.max_depth}, "
             f"delays {'on' if c.delay_injection else 'off'}, "
             f"{'root drift fixed, ' if c.fix_root_drift else ''}"
+            f"{'hotplug fold fixed, ' if c.fix_hotplug_fold else ''}"
             f"{'stop on violation' if c.stop_on_violation else 'keep going'}")
 
 

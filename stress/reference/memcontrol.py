@@ -84,7 +84,9 @@ class Memcontrol:
     def memcg_flush_percpu_vmstats(self, memcg: MemCgroup) -> None:
         """Fold every cpu's residue into the memcg and its ancestors."""
         sums = [0, 0]
-        for p in memcg.pcpu:
+        for cpu, p in enumerate(memcg.pcpu):
+            if not self.fix_flush_offline and not self.online[cpu]:
+                continue                    # for_each_online_cpu (README finding 9)
             for i in range(2):
                 sums[i] += p[i]
                 p[i] = 0
@@ -153,12 +155,13 @@ class Memcontrol:
 
     def drain_local_stock(self) -> None:
         st = self.stock[self.cpu]
+        st[3] = False
         self.drain_stock(st)
         st[2] = False
 
     def poll_stock(self) -> None:
         """The cpu runs its queued stock drain work at its next safe point."""
-        if self.stock[self.cpu][2]:
+        if self.stock[self.cpu][3]:
             self.drain_local_stock()
 
     def refill_stock(self, memcg: MemCgroup, nr: int) -> None:
@@ -182,9 +185,9 @@ class Memcontrol:
         """This cpu's stock at once, the others' by their drain works (no
         one else drains at the same time in a single thread)."""
         for cpu, st in enumerate(self.stock):
-            if st[0] is not None and st[1] and self.mem_cgroup_is_descendant(st[0], root_memcg) \
-                    and not st[2]:
-                st[2] = True
+            if self.online[cpu] and st[0] is not None and st[1] \
+                    and self.mem_cgroup_is_descendant(st[0], root_memcg) and not st[2]:
+                st[2] = st[3] = True
                 if cpu == self.cpu:
                     self.drain_local_stock()
 

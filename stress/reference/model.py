@@ -69,7 +69,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
 
     def __init__(self, workers: int = 2, mode: str = "reparent", mutant=None,
                  max_held: int = 100000, seed: int = 1, sysfs_deactivate_remove: bool = False,
-                 fix_root_drift: bool = False):
+                 fix_root_drift: bool = False, fix_hotplug_fold: bool = False,
+                 fix_flush_offline: bool = False):
         if mode not in ("reparent", "legacy"):
             raise ValueError(f"unknown mode {mode!r}: reparent or legacy")
         if mutant is not None:
@@ -94,10 +95,13 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         self.work_pending: set = set()      # schedule_work()'s PENDING bit, by work name
         self.sysfs_deactivate_remove = sysfs_deactivate_remove   # the early remove at deactivation (sysfs.pxi)
         self.fix_root_drift = fix_root_drift     # memcg_uncharge_slab's root branch by the page's charge
+        self.fix_hotplug_fold = fix_hotplug_fold    # memcg_hotplug_cpu_dead as a3d4c05a4474 fixed it
+        self.fix_flush_offline = fix_flush_offline  # memcg_flush_percpu_vmstats over every possible cpu
+        self.online = [True] * self.nr_cpus     # cpu_online_mask
         self.rcu_destroy_runs = 0
         self.next_memcg_id = 0
         self.next_cache_id = 0
-        self.stock = [[None, 0, False] for _ in range(self.nr_cpus)]   # memcg_stock
+        self.stock = [[None, 0, False, False] for _ in range(self.nr_cpus)]   # memcg_stock: cached, nr, flag, work queued
         self.root_mem_cgroup = self.mem_cgroup_create(None)
         # _setup: the built-in roots, then the workers (each in the root memcg)
         for _name, size, objs, order, recl, tsafe in BUILTIN_ROOTS:
@@ -146,6 +150,8 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
     def _worker(self, w: int) -> Worker:
         if w < 0 or w >= self.workers:
             raise IndexError(f"no worker {w}")
+        if not self.online[w]:
+            raise RuntimeError(f"worker {w}'s cpu is offline (cpu_up({w}) first)")
         self.cpu = w
         self.poll_kick()
         self.poll_stock()
@@ -290,12 +296,47 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
         """Every queued stock drain work, each on its cpu."""
         done = 0
         for cpu, st in enumerate(self.stock):
-            if st[2]:
+            if self.online[cpu] and st[3]:
                 self.cpu = cpu
                 self.drain_local_stock()
                 done += 1
         self.cpu = self.sys_cpu
         return done
+
+    def cpu_down(self, cpu: int) -> None:
+        """_cpu_down of a worker's cpu from the system cpu: the dead
+        callbacks in teardown order (hotplug.pxi)."""
+        if not 0 <= cpu < self.workers or not self.online[cpu]:
+            raise ValueError(f"cpu {cpu} is not an online worker cpu")
+        self.cpu = self.sys_cpu
+        self.online[cpu] = False
+        st = self.stock[cpu]
+        if st[3]:                           # the queued drain runs on the unbound pool, here
+            st[3] = False
+            self.drain_local_stock()
+        for c in self.node_stat:            # page_alloc_cpu_dead
+            c.count += c.pcpu[cpu]
+            c.pcpu[cpu] = 0
+        self.drain_stock(st)                # memcg_hotplug_cpu_dead
+        for m in list(self.memcg_all.values()):
+            if not self.percpu_ref_tryget(m.css):
+                continue
+            p = m.pcpu[cpu] if self.fix_hotplug_fold else m.pcpu[self.cpu]
+            for i in range(2):
+                x, p[i] = p[i], 0
+                mi = m
+                while x and mi is not None:
+                    (mi if self.fix_hotplug_fold else m).stat[i] += x
+                    mi = mi.parent
+            self.css_put(m)
+        for r in self.slab_root_caches:     # slub_cpu_dead
+            for s in [r] + r.children:
+                self.flush_cpu_slab(s, s.cpu_slab[cpu])
+
+    def cpu_up(self, cpu: int) -> None:
+        if not 0 <= cpu < self.workers or self.online[cpu]:
+            raise ValueError(f"cpu {cpu} is not an offline worker cpu")
+        self.online[cpu] = True
 
     def drain(self) -> None:
         """Every worker frees everything, then every cgroup is removed and
@@ -393,6 +434,7 @@ class Model(Memcontrol, SlabCommon, Slub, Workqueue, Rcu, PercpuRefOps):
             "caches_releasing": [c.id for c in self.caches_releasing],
             "node_stat": [self.node_stat[0].sum(), self.node_stat[1].sum()],
             "stock": [[st[0].id if st[1] else None, st[1], st[2]] for st in self.stock],
+            "cpus_online": list(self.online),
             "nr_cache_ids": self.memcg_nr_cache_ids,
             "workers": [{"memcg": w.memcg.id, "held": self.held_caches(i),
                          "mailbox": [o.page.cache.id for o in w.mailbox]}

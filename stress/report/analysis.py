@@ -299,6 +299,7 @@ def analyze(run: dict) -> dict:
             "root_memory": _series(samples, "root_memory"),
             "partial_pages": _series(samples, "partial_pages"),
             "cpu_partial_pages": _series(samples, "cpu_partial_pages"),
+            "cpus_online": _series(samples, "cpus_online"),
             "grace_periods": _series(samples, "grace_periods"),
             "checkpoints": _series(samples, "checkpoints"),
             "windows_raced": _series(samples, "windows_raced"),

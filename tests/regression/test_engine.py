@@ -170,7 +170,7 @@ def test_violation_report_carries_everything():
     assert v["invariant"] == "stats"
     assert "memcg" in v["message"] and "stat[" in v["message"]
     fr = v["flight_recorder"]
-    assert len(fr) == len(r.threads) == 2 + 1 + 4 + 2 + 4   # workers, controller, kworkers, RCU, cgroup, module, active_memcg and sysfs actors
+    assert len(fr) == len(r.threads) == 2 + 1 + 4 + 2 + 5   # workers, controller, kworkers, RCU, cgroup, module, active_memcg, sysfs and hotplug actors
     events = [e for thread in fr for e in thread]
     assert events and all(len(thread) <= 64 for thread in fr)
     assert all(e[0] > 0 and isinstance(e[1], str) for e in events)   # timestamp, name
@@ -319,7 +319,7 @@ def test_threads_by_role_and_actors_configurable():
     threads and which actors run; each role does work."""
     r = run(Config(duration=1.0, workers=2, seed=3, kworkers=3, rcu_threads=1,
                    module_actor=False, active_memcg_actor=False, cgroup_actor=True, sysfs_actor=False,
-                   stat_interval=0))
+                   hotplug_actor=False, stat_interval=0))
     assert r.verdict == "clean", r.violations[:1]
     roles = [t["role"] for t in r.threads]
     assert roles == ["worker", "worker", "controller", "workqueue", "workqueue", "workqueue", "rcu", "cgroup"]
@@ -327,7 +327,8 @@ def test_threads_by_role_and_actors_configurable():
     assert r.verdict == "clean", r.violations[:1]
     from stress.runfolder import threads_by_role
     by_role = threads_by_role(r.stats)
-    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs"}
+    assert set(by_role) == {"worker", "controller", "workqueue", "rcu", "cgroup", "module", "active_memcg", "sysfs",
+                           "hotplug"}
     assert len(by_role["workqueue"]) == Config().kworkers and len(by_role["rcu"]) == Config().rcu_threads
     for role, rows in by_role.items():
         assert all(row.get("ops", 0) > 0 for row in rows), role

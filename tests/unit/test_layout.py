@@ -44,7 +44,7 @@ def test_every_room_is_included_in_order():
     rooms = _includes()
     assert rooms == ["diag.pxi", "smp.pxi", "quarantine.pxi", "workqueue.pxi", "memcontrol.pxi",
                      "memcontrol_charge.pxi", "slab_common.pxi", "page_pool.pxi", "slub.pxi", "sysfs.pxi", "stw.pxi", "checkers.pxi", "worker.pxi",
-                     "controller.pxi", "run.pxi", "model_api.pxi", "wrappers.pxi",
+                     "hotplug.pxi", "controller.pxi", "run.pxi", "model_api.pxi", "wrappers.pxi",
                      "harness.pxi", "harness_queues.pxi", "benchmarks.pxi"]
     assert sorted(rooms) == sorted(p.name for p in CORE.glob("*.pxi"))
     header = (CORE / "_core.pyx").read_text().split('"""')[1]
