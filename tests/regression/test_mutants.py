@@ -88,3 +88,24 @@ def test_matrix_cli_rejects_bad_input(capsys):
     assert main(["--only", "no-such-mutant"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and err[0].startswith("memcg-stress: error: mutants: --only: unknown mutant")
+
+
+def test_matrix_runs_5_4_with_its_findings_fixed_unless_unfixed(monkeypatch, tmp_path):
+    """Without the suite's environment the model runs 5.4 as it is; the
+    matrix still fixes findings 8 and 9 (else its correct row reports
+    them), and --unfixed runs 5.4 as it is: the correct row then fails."""
+    monkeypatch.delenv("MEMCG_STRESS_FIX_ROOT_DRIFT", raising=False)
+    monkeypatch.delenv("MEMCG_STRESS_FIX_HOTPLUG_FOLD", raising=False)
+    from stress import Config
+    from stress.mutants import matrix_base
+    assert not Config().fix_hotplug_fold
+    b = matrix_base(workers=3)
+    assert (b.fix_root_drift, b.fix_hotplug_fold, b.fix_flush_offline, b.workers) == (True, True, True, 3)
+    import json
+    for flag, ok in ((["--unfixed"], False), ([], True)):
+        out = tmp_path / f"m{len(flag)}.json"
+        rc = main(["--seeds", "1", "--budget", "3", "--only", "no-flush-on-free", "--quiet",
+                   "--json", str(out), *flag])
+        rows = {r["name"]: r for r in json.loads(out.read_text())["mutants"]}
+        assert rc == (0 if ok else 1), rows["correct"]
+        assert (rows["correct"]["detected"] == 0) == ok, rows["correct"]
