@@ -189,25 +189,28 @@ cdef struct ms_object:
     long from_cpu               # worker that handed it over (mailbox back-pressure)
 
 cdef struct ms_page:
-    rcu_head rcu                # TYPESAFE_BY_RCU deferred free
-    long magic
+    # First cache line (pages are 64-byte aligned): all that a
+    # checkpoint's count-only page walk reads of a page.
+    ms_list node                # on cache->pages: list_lock
+    long state                  # lock-free (cmpxchg): (inuse << 1) | frozen
     kmem_cache *cache           # stable for the page's life
+    mem_cgroup *charged         # stable: the memcg memcg_charge_slab charged (child caches), for the ownership check
     int order                   # stable: the page's order (the cache's, or its min_order after a fallback)
     int objects                 # stable: objects in the page (page->objects)
-    long state                  # lock-free (cmpxchg): (inuse << 1) | frozen
+    unsigned int ck_epoch       # checker scratch: ck_free is valid when this equals the checker's epoch
+    short ck_free               # checker scratch: objects on the freezing cpu's freelist
+    char rcu_pending            # list_lock: freed, waiting for a grace period
+    char on_partial             # list_lock: on the node's partial list
+    # the rest
+    rcu_head rcu                # TYPESAFE_BY_RCU deferred free
+    long magic
     ms_object *free_remote      # lock-free LIFO: any thread pushes (cmpxchg), the owner takes all (xchg)
-    int rcu_pending             # list_lock: freed, waiting for a grace period
-    ms_list node                # on cache->pages: list_lock
     ms_list lru                 # on cache->partial (page->slab_list): list_lock
-    int on_partial              # list_lock: on the node's partial list
     ms_page *next               # the cpu partial list (page->next): its cpu only
     long pobjects               # cpu partial list head: free objects on the list (approximate, as in SLUB)
     long pages                  # cpu partial list head: pages on the list
     ms_page *pool_next          # per-thread page pool
     int pool_class              # stable: room for 8 << pool_class objects (slub.pxi page_pool_get)
-    long ck_free                # checker scratch: objects on the freezing cpu's freelist...
-    long ck_epoch               # ...valid when this equals the checker's epoch
-    mem_cgroup *charged         # stable: the memcg memcg_charge_slab charged (child caches), for the ownership check
     long charged_id             # its id (the struct may be freed and reused)
     ms_object objs[PAGE_OBJS]   # last: a page is allocated with room for its class's objects only
 

@@ -10,6 +10,7 @@ cdef enum:
 # ---- checkpoint statistics (controller only; read racily by Python) ----
 cdef long cp_count = 0
 cdef long cp_ring[CP_RING]      # pause ns
+cdef long cp_stop_ring[CP_RING] # of which stopping the world (stw_stop) ns
 cdef long cp_max_ns = 0
 cdef long cp_total_ns = 0
 cdef long last_lockdep = 0
@@ -103,11 +104,12 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
     cdef long *slot
     cdef long nr
     cdef long alloc, total = 0, npages = 0, inuse, expect, refs, bad = 0, k, remote, cpufree, page_refs = 0
+    cdef slub_lists_walk lw
     cdef bint bad_owner = False
     cdef mem_cgroup *a
     cdef char buf[VMSG]
     cdef char cb[160]
-    check_slub_lists(s)
+    check_slub_lists(s, &lw)
     # frozen pages: the objects on their cpu's private freelist (one pass
     # over the cpu slots, tagged with the epoch, instead of a reset pass);
     # a full check walks each freelist and verifies its count
@@ -115,8 +117,8 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
         slot = per_cpu_ptr_L(s.cpu_slab, cpu)
         if slot[0] != 0:
             page = <ms_page *>slot[0]
-            page.ck_free = slot[2]
-            page.ck_epoch = checker_epoch
+            page.ck_free = slot[2] if 0 <= slot[2] <= page.objects else -1     # -1: reported below
+            page.ck_epoch = <unsigned int>checker_epoch
             if full:
                 k = walk_freelist(<ms_object *>slot[1], page, page.objects, "cpu freelist", s.id)
                 if k >= 0 and k != slot[2]:
@@ -136,10 +138,16 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
         nr = 1 << page.order
         page_refs += nr
         node_truth[typ] += nr
-        if page.ck_epoch != checker_epoch:
+        if page.ck_epoch != <unsigned int>checker_epoch:
             page.ck_free = 0
         inuse = page.state >> 1
         cpufree = page.ck_free if (page.state & 1) else 0
+        if not page.rcu_pending:
+            if page.state & 1:
+                lw.frozen += 1
+            elif not page.on_partial and inuse != page.objects:
+                lw.lost += 1
+        check_slub_partial_step(s, &lw)
         if full:
             alloc = 0
             for i in range(page.objects):
@@ -177,6 +185,7 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
                          s.id, s.memcg.id, page.charged_id)
                 report_violation(V_REFS, s.id, page.charged_id, buf)
         n = n.next
+    check_slub_lists_end(s, &lw)
     if npages != s.nr_pages:
         snprintf(buf, VMSG, "cache %ld: %ld pages on its list but nr_pages %ld", s.id, npages, s.nr_pages)
         report_violation(V_LISTS, s.id, npages, buf)
@@ -591,6 +600,7 @@ cdef void checkpoint() noexcept nogil:
     cdef unsigned long long t0 = ms_now_ns()
     cdef long dt
     stw_stop()
+    cp_stop_ring[cp_count % CP_RING] = <long>(ms_now_ns() - t0)
     fr_record(EV_CHECKPOINT, cp_count, 0)
     run_checkers(False, cp_count % FULL_CHECK_EVERY == 0)
     stw_resume()

@@ -363,7 +363,7 @@ cdef void actor_loop(actor_step_t step, long *interval, int *done) noexcept nogi
         if interval_ns:
             ts.tv_sec = interval_ns // 1000000000
             ts.tv_nsec = interval_ns % 1000000000
-            cpu_nanosleep(&ts)
+            stw_nap(&ts)                # a safe point: a stop does not wait for the nap
     smp_store_release_I(done, 1)
 
 cdef void module_step(ms_thread *t) noexcept nogil:
@@ -463,7 +463,7 @@ cdef void workqueue_loop() noexcept nogil:
             continue
         if READ_ONCE_I(&run_state) == RUN_DONE and wq_all_empty():
             break
-        cpu_nanosleep(&ts)
+        stw_nap(&ts)                    # idle, holding nothing
 
 cdef void rcu_thread_loop(int index) noexcept nogil:
     """An RCU callback thread: serves the lists of the cpus c with c %

@@ -9,7 +9,7 @@ cdef long model_ready = 0
 cdef void reset_diagnostics() noexcept nogil:
     global nr_violations, violation_dumps_left, cp_count, cp_max_ns, cp_total_ns
     global last_lockdep, last_underflows, checker_epoch, stopped_sending_count
-    global stw_requested, stw_parked, stw_gen
+    global stw_requested, stw_parked, stw_gen, stw_asleep
     cdef int i
     for i in range(MAX_VIOLATIONS):
         if violations[i].dump != NULL:
@@ -40,6 +40,7 @@ cdef void reset_diagnostics() noexcept nogil:
     stopped_sending_count = 0
     stw_requested = 0
     stw_parked = 0
+    stw_asleep = 0
     stw_gen = 0
     lockdep_reset()
 
@@ -649,6 +650,7 @@ def live_stats():
     rcu_gp_histogram(hist)
     ncp = READ_ONCE_L(&cp_count)
     pauses = sorted(cp_ring[i] for i in range(min(ncp, CP_RING)))
+    stops = sorted(cp_stop_ring[i] for i in range(min(ncp, CP_RING)))
     roles = []
     for c in range(nr_thread_slots):
         roles.append(ROLE_NAMES[ms_threads[c].role])
@@ -672,6 +674,7 @@ def live_stats():
         "gp_histogram_us_log2": [hist[i] for i in range(32)],
         "checkpoints": ncp,
         "checkpoint_pause_ns": pauses,
+        "checkpoint_stop_ns": stops,        # the part of each pause spent stopping the world
         "checkpoint_max_ns": cp_max_ns,
         "violations": READ_ONCE_L(&nr_violations),
         "delays_taken": {DP_NAMES[i]: dp_taken[i] for i in range(DP_NR)},

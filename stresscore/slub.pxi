@@ -686,35 +686,36 @@ cdef int kmem_cache_free(ms_object *obj) noexcept nogil:
 # The list rules of SLUB, checked with the world stopped (checkers.pxi
 # calls this for every cache it walks).
 
-cdef void check_slub_lists(kmem_cache *s) noexcept nogil:
+cdef struct slub_lists_walk:
+    # check_slub_lists's state across the caller's page walk
+    ms_list *n                  # the node's partial list: the next entry to check
+    long on_node                # entries checked
+    long expect_frozen          # cpu slabs and cpu partial pages; -1: a list was reported
+    long frozen                 # frozen pages (not waiting for a grace period), counted by the caller
+    long lost                   # pages neither frozen nor on the node's list with free objects, by the caller
+
+cdef void check_slub_lists(kmem_cache *s, slub_lists_walk *w) noexcept nogil:
     """The partial lists (world stopped): the node's list holds nr_partial
     pages of this cache, none frozen, none full (__kmem_cache_shrink's
     BUG_ON(free <= 0)); each cpu partial list holds frozen pages of this
     cache; a frozen page is a cpu's slab or on a cpu partial list, and a
     page that is neither frozen nor on the node's list is full (SLUB keeps
-    no list of full slabs: one with free objects there is lost)."""
-    cdef ms_list *n
+    no list of full slabs: one with free objects there is lost).  This
+    checks the cpu partial lists and starts the walk; the caller's walk of
+    the cache's pages counts frozen and lost pages and takes one step of
+    the node's partial list a page (check_slub_partial_step: two pointer
+    chases in flight at once, not one pass after the other), and
+    check_slub_lists_end finishes."""
     cdef ms_page *page
-    cdef long on_node = 0, on_cpus = 0, active = 0, frozen = 0, lost = 0, inuse
+    cdef long on_cpus = 0, active = 0
     cdef int cpu
     cdef long *slot
     cdef char buf[VMSG]
-    n = s.partial.next
-    while n != &s.partial and on_node <= s.nr_pages:
-        page = <ms_page *>n.owner
-        on_node += 1
-        inuse = page.state >> 1
-        if page.cache != s or (page.state & 1) or not page.on_partial or inuse >= page.objects:
-            snprintf(buf, VMSG, "cache %ld: a page on its partial list is %s (inuse %ld of %d, on_partial %d)",
-                     s.id, "another cache's" if page.cache != s else ("frozen" if page.state & 1 else "full"),
-                     inuse, page.objects, page.on_partial)
-            report_violation(V_LISTS, s.id, inuse, buf)
-            return
-        n = n.next
-    if on_node != s.nr_partial:
-        snprintf(buf, VMSG, "cache %ld: %ld pages on its partial list but nr_partial %ld", s.id, on_node, s.nr_partial)
-        report_violation(V_LISTS, s.id, on_node, buf)
-        return
+    w.n = s.partial.next
+    w.on_node = 0
+    w.frozen = 0
+    w.lost = 0
+    w.expect_frozen = -1
     for cpu in range(ms_nr_cpu_ids):
         slot = per_cpu_ptr_L(s.cpu_slab, cpu)
         if slot[CS_PAGE] != 0:
@@ -729,19 +730,44 @@ cdef void check_slub_lists(kmem_cache *s) noexcept nogil:
                 report_violation(V_LISTS, s.id, cpu, buf)
                 return
             page = page.next
-    n = s.pages.next
-    while n != &s.pages:
-        page = <ms_page *>n.owner
-        if not page.rcu_pending:
-            if page.state & 1:
-                frozen += 1
-            elif not page.on_partial and (page.state >> 1) != page.objects:
-                lost += 1
-        n = n.next
-    if frozen != active + on_cpus or lost:
-        snprintf(buf, VMSG, "cache %ld: %ld frozen pages but %ld cpu slabs and %ld on cpu partial lists; "
-                 "%ld pages with free objects on no list", s.id, frozen, active, on_cpus, lost)
-        report_violation(V_LISTS, s.id, frozen, buf)
+    w.expect_frozen = active + on_cpus
+
+cdef inline void check_slub_partial_step(kmem_cache *s, slub_lists_walk *w) noexcept nogil:
+    """One entry of the node's partial list, if any is left."""
+    cdef ms_page *page
+    cdef long inuse
+    cdef char buf[VMSG]
+    if w.n == &s.partial or w.on_node > s.nr_pages:
+        return
+    page = <ms_page *>w.n.owner
+    w.on_node += 1
+    inuse = page.state >> 1
+    if page.cache != s or (page.state & 1) or not page.on_partial or inuse >= page.objects:
+        snprintf(buf, VMSG, "cache %ld: a page on its partial list is %s (inuse %ld of %d, on_partial %d)",
+                 s.id, "another cache's" if page.cache != s else ("frozen" if page.state & 1 else "full"),
+                 inuse, page.objects, page.on_partial)
+        report_violation(V_LISTS, s.id, inuse, buf)
+        w.n = &s.partial            # stop walking it
+        w.on_node = -1
+        return
+    w.n = w.n.next
+
+cdef void check_slub_lists_end(kmem_cache *s, slub_lists_walk *w) noexcept nogil:
+    """The rest of the node's partial list, its count against nr_partial,
+    and the frozen and lost pages the caller counted."""
+    cdef char buf[VMSG]
+    while w.n != &s.partial and w.on_node >= 0 and w.on_node <= s.nr_pages:
+        check_slub_partial_step(s, w)
+    if w.on_node < 0:
+        return
+    if w.on_node != s.nr_partial:
+        snprintf(buf, VMSG, "cache %ld: %ld pages on its partial list but nr_partial %ld", s.id, w.on_node, s.nr_partial)
+        report_violation(V_LISTS, s.id, w.on_node, buf)
+        return
+    if w.expect_frozen >= 0 and (w.frozen != w.expect_frozen or w.lost):
+        snprintf(buf, VMSG, "cache %ld: %ld frozen pages but %ld cpu slabs and cpu partial pages; "
+                 "%ld pages with free objects on no list", s.id, w.frozen, w.expect_frozen, w.lost)
+        report_violation(V_LISTS, s.id, w.frozen, buf)
 
 cdef void slub_cpu_dead(int cpu) noexcept nogil:
     """slub_cpu_dead (mm/slub.c): __flush_cpu_slab of every cache

@@ -109,6 +109,7 @@ cdef long stw_requested = 0     # lock-free flag polled at safe points; written 
 cdef long stw_gen = 0           # stw_mutex
 cdef int stw_parked = 0         # stw_mutex: threads parked for the current stop (zeroed by stw_resume)
 cdef int stw_participants = 0   # stw_mutex: threads of the run that have not left (set before they start)
+cdef int stw_asleep = 0         # stw_mutex: threads in stw_nap, counted as parked while they sleep
 
 cdef void stw_leave() noexcept nogil:
     global stw_participants
@@ -117,21 +118,25 @@ cdef void stw_leave() noexcept nogil:
     pthread_cond_broadcast(&stw_cond)
     pthread_mutex_unlock(&stw_mutex)
 
+cdef void stw_park_locked() noexcept nogil:
+    """With stw_mutex held and a stop requested: count this thread parked
+    and wait until the stop is over.  No stw_parked -= 1 after: stw_resume()
+    zeroed the count for the next stop, which counts only threads that park
+    for it.  A thread still waking from this stop is not parked for the
+    next one."""
+    global stw_parked
+    cdef long g = stw_gen
+    stw_parked += 1
+    pthread_cond_broadcast(&stw_cond)
+    while stw_gen == g:
+        pthread_cond_wait(&stw_cond, &stw_mutex)
+
 cdef void stw_park() noexcept nogil:
     """A safe point with a stop requested: wait here until it is over."""
-    global stw_parked
-    cdef long g
     cpu_off()           # parked: a flush_all caller runs this CPU's IPIs
     pthread_mutex_lock(&stw_mutex)
     if stw_requested:
-        g = stw_gen
-        stw_parked += 1
-        pthread_cond_broadcast(&stw_cond)
-        while stw_gen == g:
-            pthread_cond_wait(&stw_cond, &stw_mutex)
-        # no stw_parked -= 1 here: stw_resume() zeroed the count for the
-        # next stop, which counts only threads that park for it.  A thread
-        # still waking from this stop is not parked for the next one.
+        stw_park_locked()
     pthread_mutex_unlock(&stw_mutex)
     cpu_on()
 
@@ -146,12 +151,32 @@ cdef void stw_safe_point() noexcept nogil:
     call while they wait on other threads of the run."""
     stw_poll()
 
+cdef void stw_nap(timespec *ts) noexcept nogil:
+    """cpu_nanosleep at a safe point (an actor between steps, an idle
+    kworker), counted as parked while it sleeps: a stop of the world does
+    not wait for the nap to end (a 5 ms hotplug interval made every stop
+    wait for it), and a thread that wakes during a stop parks there until
+    the stop is over, before it touches anything."""
+    global stw_asleep
+    cpu_off()
+    pthread_mutex_lock(&stw_mutex)
+    stw_asleep += 1
+    pthread_cond_broadcast(&stw_cond)
+    pthread_mutex_unlock(&stw_mutex)
+    nanosleep(ts, NULL)
+    pthread_mutex_lock(&stw_mutex)
+    stw_asleep -= 1
+    if stw_requested:
+        stw_park_locked()       # the stop counted us asleep: stay for it parked
+    pthread_mutex_unlock(&stw_mutex)
+    cpu_on()
+
 cdef void stw_stop() noexcept nogil:
     """Stop every other thread of the run at a safe point (the caller is a
-    participant too)."""
+    participant too); a thread in stw_nap counts as stopped."""
     pthread_mutex_lock(&stw_mutex)
     WRITE_ONCE_L(&stw_requested, 1)
-    while stw_parked < stw_participants - 1:
+    while stw_parked + stw_asleep < stw_participants - 1:
         pthread_cond_wait(&stw_cond, &stw_mutex)
     pthread_mutex_unlock(&stw_mutex)
     smp_mb()        # the parked threads' writes before the checkers' reads
@@ -190,10 +215,80 @@ def _stw_probe_entry(size_t a):
         _stw_probe_parker(<stw_probe_state *>a)
 
 
+cdef void _stw_probe_reset(int participants) noexcept nogil:
+    """The stop-the-world state of an idle engine, for a probe of
+    `participants` threads (0 after it)."""
+    global stw_participants, stw_parked, stw_requested, stw_gen, stw_asleep
+    stw_participants = participants
+    stw_parked = 0
+    stw_requested = 0
+    stw_gen = 0
+    stw_asleep = 0
+
+
+cdef struct stw_nap_state:
+    long steps              # WRITE_ONCE by the napper only
+    long nap_ns
+    int stop                # WRITE_ONCE by the caller
+
+
+cdef void _stw_napper(stw_nap_state *st) noexcept nogil:
+    cdef timespec ts
+    ts.tv_sec = st.nap_ns // 1000000000
+    ts.tv_nsec = st.nap_ns % 1000000000
+    while not READ_ONCE_I(&st.stop):
+        WRITE_ONCE_L(&st.steps, st.steps + 1)
+        stw_nap(&ts)
+
+
+def _stw_napper_entry(size_t a):
+    with nogil:
+        _stw_napper(<stw_nap_state *>a)
+
+
+def stw_nap_probe(long nap_us=300000):
+    """One napper thread steps, then naps nap_us in stw_nap.  The caller
+    stops the world while it sleeps and waits (on the counts, under
+    stw_mutex) until it woke and parked, resumes, and waits for its next
+    step.  Returns (threads asleep when the stop returned, the napper's
+    steps while the world was stopped)."""
+    import threading
+    cdef stw_nap_state st
+    cdef int asleep_at_stop
+    cdef long s0, moved
+    if READ_ONCE_I(&run_state) not in (RUN_IDLE, RUN_DONE):
+        raise RuntimeError("stw_nap_probe needs an idle engine")
+    st.steps = 0
+    st.stop = 0
+    st.nap_ns = nap_us * 1000
+    _stw_probe_reset(2)
+    t = threading.Thread(target=_stw_napper_entry, args=(<size_t>&st,), daemon=True)
+    t.start()
+    with nogil:
+        pthread_mutex_lock(&stw_mutex)
+        while stw_asleep == 0:                      # its first nap
+            pthread_cond_wait(&stw_cond, &stw_mutex)
+        pthread_mutex_unlock(&stw_mutex)
+        stw_stop()
+        pthread_mutex_lock(&stw_mutex)
+        asleep_at_stop = stw_asleep
+        s0 = READ_ONCE_L(&st.steps)
+        while stw_parked == 0:                      # it woke inside the stop and parked
+            pthread_cond_wait(&stw_cond, &stw_mutex)
+        pthread_mutex_unlock(&stw_mutex)
+        moved = READ_ONCE_L(&st.steps) - s0
+        stw_resume()
+        while READ_ONCE_L(&st.steps) == s0:          # it goes on after the resume
+            sched_yield()
+        WRITE_ONCE_I(&st.stop, 1)
+    t.join()
+    _stw_probe_reset(0)
+    return asleep_at_stop, moved
+
+
 def stw_probe(int rounds=2000, int watch_spins=200):
     """Run ``rounds`` stop/resume cycles against one parker thread; return
     how many stops the parker ran through (0 when every stop held it)."""
-    global stw_participants, stw_parked, stw_requested, stw_gen
     import threading
     cdef stw_probe_state st
     cdef long w, moved = 0
@@ -203,10 +298,7 @@ def stw_probe(int rounds=2000, int watch_spins=200):
     st.work = 0
     st.stop = 0
     st.started = 0
-    stw_participants = 2        # the caller and the parker
-    stw_parked = 0
-    stw_requested = 0
-    stw_gen = 0
+    _stw_probe_reset(2)         # the caller and the parker
     t = threading.Thread(target=_stw_probe_entry, args=(<size_t>&st,), daemon=True)
     t.start()
     with nogil:
@@ -222,6 +314,5 @@ def stw_probe(int rounds=2000, int watch_spins=200):
             stw_resume()
         WRITE_ONCE_I(&st.stop, 1)
     t.join()
-    stw_participants = 0
-    stw_parked = 0
+    _stw_probe_reset(0)
     return moved

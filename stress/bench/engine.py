@@ -164,6 +164,7 @@ def pause_1m(quick: bool) -> dict:
                 state["fill_t"] = time.monotonic() - state["t0"]
                 state["ncp0"] = st["checkpoints"]
                 state["pauses0"] = list(st["checkpoint_pause_ns"])
+                state["stops0"] = list(st["checkpoint_stop_ns"])
                 state["rss_fill"] = proc.memory_info().rss
                 state["live_fill"] = live
             if "fill_t" in state:
@@ -183,15 +184,18 @@ def pause_1m(quick: bool) -> dict:
     final = r.stats
     ncp = final["checkpoints"]
     pauses_all = list(final["checkpoint_pause_ns"])
+    stops_all = list(final["checkpoint_stop_ns"])
     if ncp - state["ncp0"] >= len(pauses_all):      # the ring wrapped: all of it is after the fill
-        after = pauses_all
+        after, stops = pauses_all, stops_all
     else:
         after = _multiset_minus(pauses_all, state["pauses0"])
+        stops = _multiset_minus(stops_all, state["stops0"])
     rss_end = max((s.get("rss", 0) for s in r.samples), default=0)
     out = {
         "checkpoint_pause_ms_1m": _median(after) / 1e6 if after else None,
         "checkpoint_pause_ms_1m_max": max(after) / 1e6 if after else None,
         "checkpoint_pauses_1m": len(after),
+        "checkpoint_stop_ms_1m": _median(stops) / 1e6 if stops else None,   # of the pause: stopping the world
         "checkpoint_pause_ms_1m_all": [p / 1e6 for p in after],
         "checkpoint_1m_fill_s": state["fill_t"],
         "rss_mb_1m": state["rss_fill"] / 2**20,
