@@ -138,16 +138,10 @@ cdef long walk_cache_pages(kmem_cache *s, long *node_truth, bint full) noexcept 
         nr = 1 << page.order
         page_refs += nr
         node_truth[typ] += nr
-        if page.ck_epoch != <unsigned int>checker_epoch:
-            page.ck_free = 0
         inuse = page.state >> 1
-        cpufree = page.ck_free if (page.state & 1) else 0
-        if not page.rcu_pending:
-            if page.state & 1:
-                lw.frozen += 1
-            elif not page.on_partial and inuse != page.objects:
-                lw.lost += 1
-        check_slub_partial_step(s, &lw)
+        # ck_free counts only when this walk set it (the page's cpu slot above)
+        cpufree = page.ck_free if (page.state & 1) and page.ck_epoch == <unsigned int>checker_epoch else 0
+        check_slub_page(s, &lw, page, inuse)
         if full:
             alloc = 0
             for i in range(page.objects):

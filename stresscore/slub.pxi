@@ -702,8 +702,8 @@ cdef void check_slub_lists(kmem_cache *s, slub_lists_walk *w) noexcept nogil:
     page that is neither frozen nor on the node's list is full (SLUB keeps
     no list of full slabs: one with free objects there is lost).  This
     checks the cpu partial lists and starts the walk; the caller's walk of
-    the cache's pages counts frozen and lost pages and takes one step of
-    the node's partial list a page (check_slub_partial_step: two pointer
+    the cache's pages calls check_slub_page for each (it counts frozen and
+    lost pages and takes one step of the node's partial list: two pointer
     chases in flight at once, not one pass after the other), and
     check_slub_lists_end finishes."""
     cdef ms_page *page
@@ -751,6 +751,16 @@ cdef inline void check_slub_partial_step(kmem_cache *s, slub_lists_walk *w) noex
         w.on_node = -1
         return
     w.n = w.n.next
+
+cdef inline void check_slub_page(kmem_cache *s, slub_lists_walk *w, ms_page *page, long inuse) noexcept nogil:
+    """One page of the caller's walk of the cache's pages: count it frozen
+    or lost, and take one step of the node's partial list."""
+    if not page.rcu_pending:
+        if page.state & 1:
+            w.frozen += 1
+        elif not page.on_partial and inuse != page.objects:
+            w.lost += 1
+    check_slub_partial_step(s, w)
 
 cdef void check_slub_lists_end(kmem_cache *s, slub_lists_walk *w) noexcept nogil:
     """The rest of the node's partial list, its count against nr_partial,
